@@ -308,3 +308,148 @@ func TestReshardKeepsKeyOrder(t *testing.T) {
 		t.Fatalf("read %d", len(recs))
 	}
 }
+
+func TestStoreFullRefusesWritesKeepsReads(t *testing.T) {
+	ctx := context.Background()
+	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncAlways, MaxStore: 4 << 20, MaxMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := Open(log.Conn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(); _ = log.Close() })
+	if _, err := svc.Create(ctx, "full", Config{Shards: 1}); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 256<<10)
+	stored := 0
+	var full *apierr.Error
+	for i := 0; i < 64 && full == nil; i++ {
+		res, err := svc.Put(ctx, "full", []Record{{PartitionKey: "k", Data: data}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Err != nil {
+			full = res[0].Err
+			break
+		}
+		stored++
+	}
+	if full == nil || full.Code != "StoreFull" {
+		t.Fatalf("writes past the 4 MiB store limit: want StoreFull, got %v after %d records", full, stored)
+	}
+	it, err := svc.NewIterator(ctx, "full", "shard-0000", Start{Kind: TrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		recs, _, err := it.Next(ctx, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		n += len(recs)
+	}
+	if n != stored {
+		t.Fatalf("read back %d records of %d stored", n, stored)
+	}
+}
+
+func TestDedupeSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() (*Service, func()) {
+		log, err := natslog.Open(natslog.Options{Dir: dir, Fsync: natslog.FsyncAlways, MaxStore: 1 << 30, MaxMemory: 16 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := Open(log.Conn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc, func() { svc.Close(); _ = log.Close() }
+	}
+	svc, closeFn := open()
+	if _, err := svc.Create(ctx, "d", Config{Shards: 3}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := svc.Put(ctx, "d", []Record{{PartitionKey: "k1", ProducerID: "a"}, {PartitionKey: "k2", ProducerID: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	svc, closeFn = open()
+	defer closeFn()
+	again, err := svc.Put(ctx, "d", []Record{{PartitionKey: "k1", ProducerID: "a"}, {PartitionKey: "k2", ProducerID: "b"}, {PartitionKey: "k3", ProducerID: "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if !again[i].Duplicate || again[i].Sequence != first[i].Sequence {
+			t.Fatalf("after restart record %d: %+v, first stored as %+v", i, again[i], first[i])
+		}
+	}
+	if again[2].Duplicate {
+		t.Fatal("new id reported as duplicate")
+	}
+	info, _ := svc.Describe(ctx, "d")
+	if info.Records != 3 {
+		t.Fatalf("records %d want 3", info.Records)
+	}
+}
+
+func TestConcurrentPutsGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	svc := newTestService(t, Options{})
+	if _, err := svc.Create(ctx, "c", Config{Shards: 2}); err != nil {
+		t.Fatal(err)
+	}
+	const producers, puts, per = 8, 20, 50
+	seqs := make(chan PutResult, producers*puts*per)
+	errs := make(chan error, producers)
+	for p := 0; p < producers; p++ {
+		go func() {
+			for j := 0; j < puts; j++ {
+				recs := make([]Record, per)
+				for i := range recs {
+					recs[i] = Record{PartitionKey: fmt.Sprintf("p%d-%d", p, i), Data: []byte("x")}
+				}
+				res, err := svc.Put(ctx, "c", recs)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, r := range res {
+					seqs <- r
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for p := 0; p < producers; p++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(seqs)
+	seen := map[string]bool{}
+	for r := range seqs {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		k := r.Shard + "/" + r.Sequence.String()
+		if seen[k] {
+			t.Fatalf("sequence %s given twice", k)
+		}
+		seen[k] = true
+	}
+	info, _ := svc.Describe(ctx, "c")
+	if info.Records != producers*puts*per {
+		t.Fatalf("records %d want %d", info.Records, producers*puts*per)
+	}
+}
