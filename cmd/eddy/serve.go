@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/eddy-streams/eddy/internal/auth"
+	"github.com/eddy-streams/eddy/internal/config"
+	"github.com/eddy-streams/eddy/internal/natslog"
+	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/streams"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the eddy server on its embedded defaults",
+		Long: `Run the eddy server. With no settings it stores everything under ./eddy-data,
+runs NATS JetStream in-process, and serves the HTTP API on 127.0.0.1:7070.
+On first start it creates an admin token, prints it once and saves it to
+<data-dir>/admin.token, where the eddy CLI on this machine finds it.
+
+Every setting is a flag, an EDDY_* environment variable, or a key of the YAML
+file given with --config; flags win over the environment, which wins over the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, cmd.OutOrStdout())
+		},
+	}
+	config.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// serve runs the server until ctx ends, then shuts down in order: stop taking requests
+// and drain those in flight, flush the shard writers, close the log.
+func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byte) (int, error) }) error {
+	logger := newLogger(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	tokens, err := auth.Open(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("open token store: %w", err)
+	}
+	tokenFile := filepath.Join(cfg.DataDir, auth.AdminTokenFile)
+	token, created, err := tokens.EnsureAdmin(tokenFile)
+	if err != nil {
+		return fmt.Errorf("create admin token: %w", err)
+	}
+	if created {
+		fmt.Fprintf(stdout, "Created the admin token (shown once; saved with mode 0600 to %s):\n\n    %s\n\n", tokenFile, token)
+	}
+
+	logOpts := natslog.Options{
+		URL:           cfg.NATSURL,
+		Credentials:   cfg.NATSCreds,
+		Dir:           filepath.Join(cfg.DataDir, "jetstream"),
+		Fsync:         natslog.Fsync(cfg.Fsync),
+		FsyncInterval: cfg.FsyncInterval,
+		MaxMemory:     int64(cfg.MaxMemory),
+		Logger:        logger,
+	}
+	if cfg.Embedded() {
+		if logOpts.MaxStore, err = cfg.StoreLimit(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	log, err := natslog.Open(logOpts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := log.Close(); err != nil {
+			logger.Warn("close the log", "err", err)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := streams.Open(log.Conn, streams.Options{
+		Replicas:     cfg.Replicas,
+		DedupeWindow: cfg.DedupeWindow,
+		DedupeMaxIDs: cfg.DedupeMaxIDs,
+		Logger:       logger.With("component", "streams"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	srv := server.New(server.Options{
+		Streams:    svc,
+		Auth:       tokens,
+		Registerer: reg,
+		Gatherer:   reg,
+		Ready:      func(ctx context.Context) error { return ready(ctx, log) },
+		Logger:     logger,
+	})
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	// Requests see this context; it is cancelled only if draining them takes longer than
+	// the shutdown timeout, so puts in flight at shutdown finish and get their answer.
+	reqCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// Long polls and subscriptions end when shutdown starts instead of holding it up.
+	hs.RegisterOnShutdown(srv.Drain)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	mode := "embedded NATS JetStream in " + logOpts.Dir
+	if !cfg.Embedded() {
+		mode = "external NATS at " + cfg.NATSURL
+	}
+	logger.Info("eddy is serving", "http", "http://"+ln.Addr().String(), "log", mode, "fsync", cfg.Fsync, "max_store", logOpts.MaxStore)
+	fmt.Fprintf(stdout, "eddy serving on http://%s (%s)\n", ln.Addr(), mode)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("HTTP server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("drain requests", "err", err)
+		cancelRequests()
+	}
+	logger.Info("shut down cleanly")
+	return nil
+}
+
+// ready reports whether the log takes requests.
+func ready(ctx context.Context, log *natslog.Log) error {
+	if st := log.Conn.Status(); st != nats.CONNECTED {
+		return fmt.Errorf("NATS connection is %s", strings.ToLower(st.String()))
+	}
+	if _, err := log.JetStream.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	return nil
+}

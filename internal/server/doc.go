@@ -1,0 +1,40 @@
+// Package server is eddy's HTTP API: the transport in front of the services. It
+// authenticates callers, decodes requests, calls the services through interfaces and
+// encodes their answers; it holds no business logic.
+//
+// # Endpoints
+//
+// Every /v1/ call needs "Authorization: Bearer <token>". /healthz, /readyz and /metrics
+// are open. Bodies are JSON, defined in package wire.
+//
+//	POST   /v1/streams                        create a stream                 201 StreamDescription
+//	GET    /v1/streams                        list streams                    200 ListStreamsResponse
+//	GET    /v1/streams/{name}                 describe a stream               200 StreamDescription
+//	PATCH  /v1/streams/{name}                 change retention and/or shards  200 StreamDescription
+//	DELETE /v1/streams/{name}                 delete a stream and its records 204
+//	POST   /v1/streams/{name}/records         put up to 500 records           200 PutRecordsResponse
+//	POST   /v1/streams/{name}/iterators       get an iterator                 200 GetIteratorResponse
+//	GET    /v1/streams/{name}/records         read: ?iterator=&limit=&wait=   200 GetRecordsResponse
+//	GET    /v1/streams/{name}/subscribe       tail: ?shard=&type=&sequenceNumber=&timestamp=
+//
+// A put answers 200 whenever the request as a whole was valid, even if every record
+// failed, as Kinesis does: the caller checks failedCount and retries the failed records.
+//
+// A subscription streams records as server-sent events by default, or as
+// newline-delimited JSON with "Accept: application/x-ndjson" or ?format=ndjson; see
+// subscribe.go for the exact framing.
+//
+// # Errors
+//
+// Every error is a JSON wire.Error {"code", "message"} whose status follows the
+// apierr.Kind (wire.Status). Besides the services' codes, the transport has its own:
+// Unauthenticated (401); MalformedJSON, UnknownField, InvalidBase64, DataAndText,
+// InvalidEventTime, InvalidParameter, MissingParameter, InvalidIterator, EmptyUpdate
+// (400); RequestTooLarge (413); MethodNotAllowed (405); UnknownEndpoint (404);
+// ShuttingDown (503). An error that is not an *apierr.Error is logged and reported as
+// 500 InternalFailure with the error's text.
+//
+// Long polls and subscriptions end when the request's context does or when Drain is
+// called; register Drain with http.Server.RegisterOnShutdown so a graceful shutdown
+// need not wait for them.
+package server
