@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		logger.Warn("drain requests", "err", err)
 		cancelRequests()
 	}
-	logger.Info("shut down cleanly")
+	logger.Info("requests drained; flushing shard writers and closing the log")
 	return nil
 }
 

@@ -122,7 +122,6 @@ func description(info streams.Info) wire.StreamDescription {
 			Parents:      sh.Parents,
 			Closed:       sh.Closed,
 			Records:      sh.Records,
-			Bytes:        sh.Bytes,
 			Oldest:       sh.Oldest,
 			Newest:       sh.Newest,
 		}

@@ -170,7 +170,7 @@ func toAPIError(err error) *apierr.Error {
 	if e, ok := apierr.As(err); ok {
 		return e
 	}
-	return apierr.New(apierr.Unavailable, "InternalFailure", "%v", err)
+	return apierr.New(apierr.Unavailable, "StoreUnavailable", "the stream store did not take the record: %v", err)
 }
 
 // reshard closes the open generation and opens one of count shards.

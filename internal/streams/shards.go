@@ -97,9 +97,8 @@ type ShardInfo struct {
 	// over; a reader that wants per-key order finishes them before reading this one.
 	Parents []string
 	Closed  bool
-	// Records, Bytes, Oldest and Newest describe what the shard holds now.
+	// Records, Oldest and Newest describe what the shard holds now.
 	Records uint64
-	Bytes   uint64
 	Oldest  time.Time
 	Newest  time.Time
 }

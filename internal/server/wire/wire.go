@@ -74,7 +74,6 @@ type Shard struct {
 	Parents []string  `json:"parents,omitempty"`
 	Closed  bool      `json:"closed"`
 	Records uint64    `json:"records"`
-	Bytes   uint64    `json:"bytes"`
 	Oldest  time.Time `json:"oldest,omitzero"`
 	Newest  time.Time `json:"newest,omitzero"`
 }
