@@ -131,9 +131,12 @@ func (st *stream) rebuildDedupe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var buf []StoredRecord
+	r := st.svc.newReader(cur)
+	if r.meta, err = st.svc.shardMeta(ctx, st.name, ""); err != nil {
+		return err
+	}
 	for {
-		res, err := st.svc.read(ctx, cur, 10_000, 0, buf[:0])
+		res, err := r.fetch(ctx, MaxReadLimit)
 		if err != nil {
 			return err
 		}
@@ -146,6 +149,5 @@ func (st *stream) rebuildDedupe(ctx context.Context) error {
 		if len(res.Records) == 0 || !res.More {
 			return nil
 		}
-		cur, buf = res.Next, res.Records
 	}
 }

@@ -233,27 +233,48 @@ func (s *Service) Read(ctx context.Context, cur Cursor, limit int, wait time.Dur
 	if wait < 0 || wait > MaxReadWait {
 		return ReadResult{}, apierr.New(apierr.Invalid, "InvalidWait", "wait must be 0..%s, got %s", MaxReadWait, wait)
 	}
-	return s.read(ctx, cur, limit, wait, nil)
-}
-
-// read is Read appending to buf, so an iterator can reuse its record slice.
-func (s *Service) read(ctx context.Context, cur Cursor, limit int, wait time.Duration, buf []StoredRecord) (ReadResult, error) {
+	r := s.newReader(cur)
 	meta, err := s.shardMeta(ctx, cur.Stream, cur.Shard)
 	if err != nil {
 		return ReadResult{}, err
 	}
-	res, err := s.fetch(ctx, cur, meta, limit, buf)
+	r.meta = meta
+	return r.read(ctx, limit, wait)
+}
+
+// reader reads one shard (or a whole stream) from a cursor. It learns how many records
+// the shard's batches hold, so it asks JetStream for about as many batches as a read
+// needs: asking for too many moves and checksums data the read then drops.
+type reader struct {
+	svc    *Service
+	cur    Cursor
+	meta   shardMeta
+	perMsg float64 // records per batch seen so far
+	buf    []StoredRecord
+}
+
+// initialPerMsg is the first guess of records per batch. It errs high: fetching too few
+// batches costs another round trip, fetching too many costs copying the surplus.
+const initialPerMsg = 500
+
+func (s *Service) newReader(cur Cursor) *reader {
+	return &reader{svc: s, cur: cur, perMsg: initialPerMsg}
+}
+
+// read returns up to limit records, waiting up to wait when there are none.
+func (r *reader) read(ctx context.Context, limit int, wait time.Duration) (ReadResult, error) {
+	res, err := r.fetch(ctx, limit)
 	if err != nil || len(res.Records) > 0 || res.ShardEnded || wait <= 0 {
 		return res, err
 	}
-	return s.waitAndFetch(ctx, cur, meta, limit, wait, buf)
+	return r.waitAndFetch(ctx, limit, wait)
 }
 
 // waitAndFetch long-polls: it listens on the shard's subject, which every publish to
 // the shard also reaches, and reads again when something arrives.
-func (s *Service) waitAndFetch(ctx context.Context, cur Cursor, meta shardMeta, limit int, wait time.Duration, buf []StoredRecord) (ReadResult, error) {
+func (r *reader) waitAndFetch(ctx context.Context, limit int, wait time.Duration) (ReadResult, error) {
 	signal := make(chan struct{}, 1)
-	sub, err := s.nc.Subscribe(meta.subject, func(*nats.Msg) {
+	sub, err := r.svc.nc.Subscribe(r.meta.subject, func(*nats.Msg) {
 		select {
 		case signal <- struct{}{}:
 		default:
@@ -267,7 +288,7 @@ func (s *Service) waitAndFetch(ctx context.Context, cur Cursor, meta shardMeta, 
 	defer timer.Stop()
 	for {
 		// Read again after subscribing, so a record stored in between is not missed.
-		res, err := s.fetch(ctx, cur, meta, limit, buf)
+		res, err := r.fetch(ctx, limit)
 		if err != nil || len(res.Records) > 0 || res.ShardEnded {
 			return res, err
 		}
@@ -276,92 +297,101 @@ func (s *Service) waitAndFetch(ctx context.Context, cur Cursor, meta shardMeta, 
 			// The publish reaches subscribers about when JetStream stores it; give the
 			// store a moment if the record is not readable yet.
 			for delay := time.Millisecond; delay <= 32*time.Millisecond; delay *= 2 {
-				res, err := s.fetch(ctx, cur, meta, limit, buf)
+				res, err := r.fetch(ctx, limit)
 				if err != nil || len(res.Records) > 0 {
 					return res, err
 				}
 				time.Sleep(delay)
 			}
 		case <-timer.C:
-			return s.fetch(ctx, cur, meta, limit, buf)
+			return r.fetch(ctx, limit)
 		case <-ctx.Done():
-			return ReadResult{Next: cur}, nil
+			return ReadResult{Next: r.cur}, nil
 		}
 	}
 }
 
-// fetch reads once, without waiting.
-func (s *Service) fetch(ctx context.Context, cur Cursor, meta shardMeta, limit int, buf []StoredRecord) (ReadResult, error) {
-	out := ReadResult{Records: buf[:0], Next: cur}
+// maxFetchBatches caps the batches one direct get asks for; maxFetchBytes caps its bytes.
+const maxFetchBatches = 4096
+
+// fetch reads without waiting, in as many direct gets as it takes to reach limit or the
+// end of what is stored.
+func (r *reader) fetch(ctx context.Context, limit int) (ReadResult, error) {
+	cur, meta := r.cur, r.meta
+	out := ReadResult{Records: r.buf[:0], Next: cur}
 	if meta.closedAt != 0 && cur.seq > meta.closedAt {
 		out.ShardEnded = true
 		return out, nil
 	}
-	// Ask for about as many batches as the limit could need, assuming batches of at
-	// least a few records; the byte cap bounds the reply either way.
-	req := getRequest{Seq: cur.seq, NextFor: meta.subject, Batch: min(max(limit/8, 4), 256), MaxBytes: maxFetchBytes, UpToSeq: meta.closedAt}
-	res, err := s.reads.get(ctx, jsName(cur.Stream), req)
-	if err != nil {
-		return ReadResult{}, err
-	}
 	var last *storedBatch
-	for bi := range res.batches {
-		b := &res.batches[bi]
-		first := 0
-		if b.seq == cur.seq {
-			first = cur.index
+	for len(out.Records) < limit {
+		need := float64(limit - len(out.Records))
+		req := getRequest{Seq: cur.seq, NextFor: meta.subject, Batch: min(int(need/r.perMsg)+1, maxFetchBatches), MaxBytes: maxFetchBytes, UpToSeq: meta.closedAt}
+		res, err := r.svc.reads.get(ctx, jsName(cur.Stream), req)
+		if err != nil {
+			return ReadResult{}, err
 		}
-		shard := shardOfSubject(b.subject)
-		br := batchReader{p: b.records}
-		for i := 0; i < b.hdr.count; i++ {
-			if len(out.Records) == limit {
-				out.Next = Cursor{Stream: cur.Stream, Shard: cur.Shard, seq: b.seq, index: i}
-				out.More = true
-				out.BehindLatest = behind(last, res, b)
-				return out, nil
+		records := 0
+		for bi := range res.batches {
+			b := &res.batches[bi]
+			records += b.hdr.count
+			first := 0
+			if b.seq == cur.seq {
+				first = cur.index
 			}
-			var r Record
-			if err := br.next(&r); err != nil {
-				return ReadResult{}, fmt.Errorf("read %s at message %d: %w", where(cur.Stream, shard), b.seq, err)
+			shard := shardOfSubject(b.subject)
+			br := batchReader{p: b.records}
+			for i := 0; i < b.hdr.count; i++ {
+				var rec Record
+				if err := br.next(&rec); err != nil {
+					return ReadResult{}, fmt.Errorf("read %s at message %d: %w", where(cur.Stream, shard), b.seq, err)
+				}
+				if i < first {
+					continue
+				}
+				if len(out.Records) == limit {
+					// Cut inside this batch: the next read starts at record i.
+					cur = Cursor{Stream: cur.Stream, Shard: cur.Shard, seq: b.seq, index: i}
+					out.More = true
+					out.BehindLatest = max(time.Since(b.time), 0)
+					return r.done(out, cur), nil
+				}
+				out.Records = append(out.Records, StoredRecord{Record: rec, Shard: shard, Sequence: newSequence(b.seq, i), ArrivalTime: b.time})
 			}
-			if i < first {
-				continue
-			}
-			out.Records = append(out.Records, StoredRecord{Record: r, Shard: shard, Sequence: newSequence(b.seq, i), ArrivalTime: b.time})
+			cur = Cursor{Stream: cur.Stream, Shard: cur.Shard, seq: b.seq + 1}
+			last = b
 		}
-		out.Next = Cursor{Stream: cur.Stream, Shard: cur.Shard, seq: b.seq + 1}
-		last = b
+		if len(res.batches) > 0 {
+			// The newest batches predict the next ones best: batch sizes follow the load.
+			r.perMsg = float64(records) / float64(len(res.batches))
+		}
+		out.More = res.pending > 0
+		if !out.More || len(res.batches) == 0 {
+			if meta.closedAt != 0 && len(res.batches) == 0 {
+				out.ShardEnded = true
+			}
+			break
+		}
 	}
-	out.More = res.pending > 0
 	if out.More && last != nil {
-		out.BehindLatest = behind(last, res, nil)
+		out.BehindLatest = max(time.Since(last.time), 0)
 	}
-	if !out.More && meta.closedAt != 0 && len(res.batches) == 0 {
-		out.ShardEnded = true
-	}
-	s.metrics.recordsRead.Add(float64(len(out.Records)))
-	return out, nil
+	return r.done(out, cur), nil
 }
 
-// behind estimates how far a reader lags: the age of what it last read relative to now.
-func behind(last *storedBatch, _ fetchResult, cut *storedBatch) time.Duration {
-	b := last
-	if cut != nil {
-		b = cut
-	}
-	if b == nil {
-		return 0
-	}
-	return max(time.Since(b.time), 0)
+// done moves the reader to cur and counts what it returns.
+func (r *reader) done(out ReadResult, cur Cursor) ReadResult {
+	out.Next = cur
+	r.cur = cur
+	r.buf = out.Records
+	r.svc.metrics.recordsRead.Add(float64(len(out.Records)))
+	return out
 }
 
 // Iterator reads a shard (or a whole stream) from a starting point onwards, reusing its
 // buffers: the records a call returns are valid until the next call.
 type Iterator struct {
-	svc  *Service
-	cur  Cursor
-	meta shardMeta
-	buf  []StoredRecord
+	r *reader
 }
 
 // NewIterator starts an iterator; shard "" reads every shard in stored order.
@@ -379,27 +409,28 @@ func (s *Service) IteratorAt(ctx context.Context, cur Cursor) (*Iterator, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Iterator{svc: s, cur: cur, meta: meta}, nil
+	r := s.newReader(cur)
+	r.meta = meta
+	return &Iterator{r: r}, nil
 }
 
 // Next returns up to limit records, waiting up to wait for some when there are none.
 // An empty result with ended set means the shard was closed and fully read.
 func (it *Iterator) Next(ctx context.Context, limit int, wait time.Duration) (recs []StoredRecord, ended bool, err error) {
-	res, err := it.svc.fetch(ctx, it.cur, it.meta, limit, it.buf)
+	r := it.r
+	res, err := r.fetch(ctx, limit)
 	if err == nil && len(res.Records) == 0 && !res.ShardEnded && wait > 0 {
 		// The shard may have been closed since the iterator started.
-		if it.meta, err = it.svc.shardMeta(ctx, it.cur.Stream, it.cur.Shard); err != nil {
+		if r.meta, err = r.svc.shardMeta(ctx, r.cur.Stream, r.cur.Shard); err != nil {
 			return nil, false, err
 		}
-		res, err = it.svc.waitAndFetch(ctx, it.cur, it.meta, limit, wait, it.buf)
+		res, err = r.waitAndFetch(ctx, limit, wait)
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	it.buf = res.Records
-	it.cur = res.Next
 	return res.Records, res.ShardEnded, nil
 }
 
 // Cursor is where the next call to Next continues.
-func (it *Iterator) Cursor() Cursor { return it.cur }
+func (it *Iterator) Cursor() Cursor { return it.r.cur }
