@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/auth"
-	"github.com/eddy-streams/eddy/internal/bench/histogram"
 	"github.com/eddy-streams/eddy/internal/server"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/streams"
@@ -94,18 +93,11 @@ func (b *bench) httpCase(ctx context.Context, e *env) (Result, error) {
 		Fsync: string(e.fsync), Path: PathHTTP, Mode: string(Batch), RecordBytes: httpRecordBytes,
 		Concurrency: n, RecordsPerCall: streams.MaxRecordsPerPut,
 	}
-	var lat histogram.Histogram
+	ts := make([]*tally, len(clients))
 	for i := range clients {
-		c := &clients[i]
-		lat.Merge(&c.lat)
-		res.Calls += c.calls
-		res.Records += c.acked
-		res.Failed += c.failed
-		if c.lastErr != nil {
-			res.Error = c.lastErr.Error()
-		}
+		ts[i] = &clients[i].tally
 	}
-	res.setRates(elapsed, &lat)
+	mergeTallies(&res, elapsed, ts)
 	return res, nil
 }
 
@@ -129,13 +121,9 @@ func (b *bench) buildBodies(c int, data []byte) ([][]byte, error) {
 
 // httpClient is one HTTP client's prebuilt request bodies and what it measured.
 type httpClient struct {
-	bodies  [][]byte
-	resp    []byte
-	lat     histogram.Histogram
-	calls   int64
-	acked   int64
-	failed  int64
-	lastErr error
+	bodies [][]byte
+	resp   []byte
+	tally
 }
 
 func (c *httpClient) run(ctx context.Context, hc *http.Client, url, bearer string, deadline time.Time) {
@@ -147,7 +135,7 @@ func (c *httpClient) run(ctx context.Context, hc *http.Client, url, bearer strin
 		}
 		failed, err := c.put(ctx, hc, url, bearer, c.bodies[i%len(c.bodies)])
 		c.lat.Record(time.Since(start))
-		c.calls++
+		c.ncalls++
 		if err != nil {
 			c.failed += per
 			c.lastErr = err

@@ -254,12 +254,33 @@ func (b *bench) newStreamName(prefix string) string {
 
 // producer is one goroutine's prebuilt puts and what it measured.
 type producer struct {
-	calls   [][]streams.Record
+	calls [][]streams.Record
+	tally
+}
+
+// tally is what one worker of a put case counted; workers keep their own, so the timed
+// loop shares nothing, and the case merges them at the end.
+type tally struct {
 	lat     histogram.Histogram
 	ncalls  int64
 	acked   int64
 	failed  int64
 	lastErr error
+}
+
+// mergeTallies adds the workers' counts to res and sets its rates.
+func mergeTallies(res *Result, elapsed time.Duration, ts []*tally) {
+	var lat histogram.Histogram
+	for _, t := range ts {
+		lat.Merge(&t.lat)
+		res.Calls += t.ncalls
+		res.Records += t.acked
+		res.Failed += t.failed
+		if t.lastErr != nil {
+			res.Error = t.lastErr.Error()
+		}
+	}
+	res.setRates(elapsed, &lat)
 }
 
 // buildCalls prepares the puts of producer p: enough calls that its partition keys
@@ -336,18 +357,11 @@ func (b *bench) putCase(ctx context.Context, e *env, data []byte, mode Mode, pro
 		Fsync: string(e.fsync), Path: PathEddy, Mode: string(mode), RecordBytes: len(data),
 		Concurrency: producers, RecordsPerCall: mode.records(),
 	}
-	var lat histogram.Histogram
+	ts := make([]*tally, len(ps))
 	for i := range ps {
-		p := &ps[i]
-		lat.Merge(&p.lat)
-		res.Calls += p.ncalls
-		res.Records += p.acked
-		res.Failed += p.failed
-		if p.lastErr != nil {
-			res.Error = p.lastErr.Error()
-		}
+		ts[i] = &ps[i].tally
 	}
-	res.setRates(elapsed, &lat)
+	mergeTallies(&res, elapsed, ts)
 
 	read, err := readBack(ctx, e.svc, name)
 	if err != nil {
