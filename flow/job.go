@@ -1,0 +1,175 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+)
+
+// Job is a dataflow graph under construction, then a running job.
+type Job struct {
+	name     string
+	opts     JobOptions
+	vertices []*vertex
+	errs     []error
+	names    map[string]bool
+}
+
+// JobOptions tune a job; the zero value picks the defaults.
+type JobOptions struct {
+	// Parallelism is the default number of subtasks of keyed operators (default 1).
+	Parallelism int
+	// MaxParallelism is the number of key groups, the most subtasks a keyed operator can be
+	// rescaled to (default 128).
+	MaxParallelism int
+	// BatchSize is how many records travel in one message between subtasks (default 512).
+	BatchSize int
+	// ChannelCapacity is how many batches an edge buffers per receiving subtask before the
+	// sender blocks (default 8).
+	ChannelCapacity int
+	// Clock gives processing time; tests substitute a controllable one.
+	Clock Clock
+	// ProcessingTimeTick is how often processing-time timers are checked (default 10 ms).
+	ProcessingTimeTick time.Duration
+}
+
+// Clock tells processing time in Unix milliseconds.
+type Clock interface{ NowMillis() int64 }
+
+type wallClock struct{}
+
+func (wallClock) NowMillis() int64 { return time.Now().UnixMilli() }
+
+// NewJob starts building a job.
+func NewJob(name string, opts ...JobOptions) *Job {
+	j := &Job{name: name, names: map[string]bool{}}
+	if len(opts) > 0 {
+		j.opts = opts[0]
+	}
+	o := &j.opts
+	if o.Parallelism <= 0 {
+		o.Parallelism = 1
+	}
+	if o.MaxParallelism <= 0 {
+		o.MaxParallelism = engine.DefaultMaxParallelism
+	}
+	if o.Parallelism > o.MaxParallelism {
+		j.fail(fmt.Errorf("parallelism %d exceeds max parallelism %d", o.Parallelism, o.MaxParallelism))
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.ChannelCapacity <= 0 {
+		o.ChannelCapacity = 8
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	if o.ProcessingTimeTick <= 0 {
+		o.ProcessingTimeTick = 10 * time.Millisecond
+	}
+	return j
+}
+
+// Name is the job's name.
+func (j *Job) Name() string { return j.name }
+
+func (j *Job) fail(err error) { j.errs = append(j.errs, err) }
+
+// vertex is a group of parallel subtasks, each one goroutine running a source or an input
+// loop followed by a chain of operators.
+type vertex struct {
+	name        string
+	parallelism int
+	// prepare allocates the vertex's input channels before any subtask is built.
+	prepare func(capacity int)
+	// task returns the function subtask i runs.
+	task func(r *run, i int) func() error
+	// sides are the side-output streams of the vertex's operators, by tag name.
+	sides map[string]sideBuilder
+}
+
+func (j *Job) addVertex(name string, parallelism int) *vertex {
+	if j.names[name] {
+		j.fail(fmt.Errorf("two operators are named %q: operator names must be unique in a job", name))
+	}
+	j.names[name] = true
+	v := &vertex{name: name, parallelism: parallelism}
+	j.vertices = append(j.vertices, v)
+	return v
+}
+
+// run is one execution of a job.
+type run struct {
+	job  *Job
+	ctx  context.Context
+	done <-chan struct{}
+}
+
+// errAborted unwinds a subtask whose job was cancelled while it waited to send.
+var errAborted = errors.New("job aborted")
+
+// Run executes the job until its sources are exhausted and every record has reached the
+// sinks, or until ctx ends or an operator fails. The first failure stops every subtask.
+func Run(ctx context.Context, j *Job) error {
+	if len(j.errs) > 0 {
+		return fmt.Errorf("job %q: %w", j.name, errors.Join(j.errs...))
+	}
+	if len(j.vertices) == 0 {
+		return fmt.Errorf("job %q has no operators", j.name)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &run{job: j, ctx: ctx, done: ctx.Done()}
+	for _, v := range j.vertices {
+		if v.prepare != nil {
+			v.prepare(j.opts.ChannelCapacity)
+		}
+	}
+	var tasks []func() error
+	var names []string
+	for _, v := range j.vertices {
+		for i := 0; i < v.parallelism; i++ {
+			tasks = append(tasks, v.task(r, i))
+			names = append(names, fmt.Sprintf("%s[%d]", v.name, i))
+		}
+	}
+	var wg sync.WaitGroup
+	for k, task := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := protect(task); err != nil {
+				cancel(fmt.Errorf("%s: %w", names[k], err))
+			}
+		}()
+	}
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil {
+		return fmt.Errorf("job %q: %w", j.name, cause)
+	}
+	return nil
+}
+
+// protect runs task, turning a panic in user code into an error.
+func protect(task func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == errAborted {
+				err = nil
+				return
+			}
+			if f, ok := p.(failure); ok {
+				err = f.err
+				return
+			}
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return task()
+}

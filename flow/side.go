@@ -1,0 +1,84 @@
+package flow
+
+import (
+	"fmt"
+	"time"
+)
+
+// SideOutput names a second output of an operator, such as the records a window
+// received too late. Declare it before building the operator and get its stream with
+// SideStream.
+type SideOutput[V any] struct{ name string }
+
+// NewSideOutput declares a side output.
+func NewSideOutput[V any](name string) SideOutput[V] { return SideOutput[V]{name: name} }
+
+// SideStream is the stream of tag's records emitted by the operator that produces s.
+func SideStream[V, T any](s *Stream[T], tag SideOutput[V]) *Stream[V] {
+	if s.v.sides == nil {
+		s.v.sides = map[string]sideBuilder{}
+	}
+	if b, ok := s.v.sides[tag.name]; ok {
+		if st, ok := b.(*Stream[V]); ok {
+			return st
+		}
+		s.job.fail(fmt.Errorf("side output %q of %s is declared with two types", tag.name, s.v.name))
+		return newStream[V](s.job, s.v)
+	}
+	st := newStream[V](s.job, s.v)
+	s.v.sides[tag.name] = st
+	return st
+}
+
+// Emit sends v to the side output with the current record's timestamp.
+func (tag SideOutput[V]) Emit(c emitContext, v V) {
+	sub, ts := c.emitTarget()
+	if col, ok := sub.sides[tag.name].(collector[V]); ok {
+		col.record(v, ts)
+	}
+}
+
+// emitContext is implemented by the contexts operators hand to user functions.
+type emitContext interface {
+	emitTarget() (*subtask, int64)
+}
+
+// sideBuilder is a side-output stream seen without its type.
+type sideBuilder interface {
+	buildSide(sub *subtask) sideCollector
+}
+
+// sideCollector is a side output's receiver seen without its type.
+type sideCollector interface {
+	watermark(wm int64)
+	end()
+}
+
+func (s *Stream[T]) buildSide(sub *subtask) sideCollector { return s.collectorFor(sub) }
+
+// runInput is the loop of a subtask fed by an edge: messages in, and processing-time
+// ticks for the operators that asked for them.
+func runInput[T any](sub *subtask, in *input[T]) error {
+	var tick <-chan time.Time
+	if len(sub.onTime) > 0 {
+		t := time.NewTicker(sub.run.job.opts.ProcessingTimeTick)
+		defer t.Stop()
+		tick = t.C
+	}
+	clock := sub.clock()
+	for {
+		select {
+		case m := <-in.ch:
+			if in.handle(m) {
+				return nil
+			}
+		case <-tick:
+			now := clock.NowMillis()
+			for _, f := range sub.onTime {
+				f(now)
+			}
+		case <-sub.run.done:
+			return nil
+		}
+	}
+}

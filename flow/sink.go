@@ -1,0 +1,114 @@
+package flow
+
+import (
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Timestamped is a record with its event time.
+type Timestamped[T any] struct {
+	Value T
+	Time  int64
+}
+
+// Collected gathers a stream's records in memory, for tests and small jobs.
+type Collected[T any] struct {
+	mu    sync.Mutex
+	items []Timestamped[T]
+	wms   []int64
+}
+
+// Collect gathers s's records; read them after Run returns.
+func Collect[T any](s *Stream[T]) *Collected[T] {
+	c := &Collected[T]{}
+	s.addConsumer(func(*subtask) collector[T] { return (*collectSink[T])(c) })
+	return c
+}
+
+// Values returns the records gathered, in arrival order per producing subtask.
+func (c *Collected[T]) Values() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]T, len(c.items))
+	for i, it := range c.items {
+		out[i] = it.Value
+	}
+	return out
+}
+
+// Records returns the records gathered with their event times.
+func (c *Collected[T]) Records() []Timestamped[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Timestamped[T](nil), c.items...)
+}
+
+type collectSink[T any] Collected[T]
+
+func (c *collectSink[T]) record(v T, ts int64) {
+	c.mu.Lock()
+	c.items = append(c.items, Timestamped[T]{v, ts})
+	c.mu.Unlock()
+}
+func (c *collectSink[T]) watermark(int64) {}
+func (c *collectSink[T]) idle()           {}
+func (c *collectSink[T]) end()            {}
+
+// Sink calls write for every record of s in the subtask that produces it; an error fails
+// the job.
+func Sink[T any](s *Stream[T], name string, write func(v T, ts int64) error) {
+	s.addConsumer(func(*subtask) collector[T] { return &funcSink[T]{name: name, write: write} })
+}
+
+type funcSink[T any] struct {
+	name  string
+	write func(T, int64) error
+}
+
+func (f *funcSink[T]) record(v T, ts int64) {
+	if err := f.write(v, ts); err != nil {
+		panic(failure{fmt.Errorf("sink %s: %w", f.name, err)})
+	}
+}
+func (f *funcSink[T]) watermark(int64) {}
+func (f *funcSink[T]) idle()           {}
+func (f *funcSink[T]) end()            {}
+
+// Print writes every record of s to w, one per line, formatted with %v.
+func Print[T any](s *Stream[T], name string, w io.Writer) {
+	var mu sync.Mutex
+	Sink(s, name, func(v T, _ int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		_, err := fmt.Fprintln(w, v)
+		return err
+	})
+}
+
+// failure carries an operator's error out of a chain of calls to the subtask's loop.
+type failure struct{ err error }
+
+// Union merges streams of one type into one stream, fed to parallelism subtasks (the
+// job's default when 0) round-robin.
+func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T] {
+	j := streams[0].job
+	if parallelism <= 0 {
+		parallelism = j.opts.Parallelism
+	}
+	v := j.addVertex(name, parallelism)
+	out := newStream[T](j, v)
+	e := &edge[T]{}
+	for _, s := range streams {
+		offset := e.senders
+		e.senders += s.v.parallelism
+		s.addConsumer(func(sub *subtask) collector[T] { return newWriter(e, offset+sub.index, sub) })
+	}
+	v.prepare = func(capacity int) { e.allocate(parallelism, capacity) }
+	v.task = func(r *run, i int) func() error {
+		sub := newSubtask(r, v, i)
+		in := newInput(e.chans[i], e.senders, out.collectorFor(sub))
+		return func() error { return runInput(sub, in) }
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+)
+
+// WatermarkStrategy says how a source derives watermarks from the event times it sees.
+type WatermarkStrategy struct {
+	kind  wmKind
+	bound int64 // milliseconds of out-of-orderness
+	idle  time.Duration
+	gen   func(maxTime int64) int64
+}
+
+type wmKind uint8
+
+const (
+	wmNone wmKind = iota
+	wmBounded
+	wmCustom
+)
+
+// BoundedOutOfOrderness expects records up to d later than the latest event time seen:
+// the watermark trails the maximum event time by d.
+func BoundedOutOfOrderness(d time.Duration) WatermarkStrategy {
+	return WatermarkStrategy{kind: wmBounded, bound: d.Milliseconds()}
+}
+
+// Monotonous expects event times never to decrease.
+func Monotonous() WatermarkStrategy { return WatermarkStrategy{kind: wmBounded} }
+
+// CustomWatermarks derives the watermark from the maximum event time seen.
+func CustomWatermarks(f func(maxTime int64) int64) WatermarkStrategy {
+	return WatermarkStrategy{kind: wmCustom, gen: f}
+}
+
+// NoWatermarks emits no watermark until the source ends; event-time operators then fire
+// only at the end of a bounded input.
+func NoWatermarks() WatermarkStrategy { return WatermarkStrategy{} }
+
+// WithIdleness marks the source (or one of its splits) idle after d without records, so
+// it stops holding back downstream event time until records arrive again.
+func (w WatermarkStrategy) WithIdleness(d time.Duration) WatermarkStrategy {
+	w.idle = d
+	return w
+}
+
+// watermarkFor is the watermark after seeing maxTime, following Flink: with a bound b
+// the watermark is maxTime - b - 1, the latest time no record can still have.
+func (w WatermarkStrategy) watermarkFor(maxTime int64) int64 {
+	if maxTime == engine.MinWatermark {
+		return engine.MinWatermark
+	}
+	switch w.kind {
+	case wmBounded:
+		return maxTime - w.bound - 1
+	case wmCustom:
+		return w.gen(maxTime)
+	}
+	return engine.MinWatermark
+}
+
+// SourceOptions configure a source.
+type SourceOptions[T any] struct {
+	// Timestamp extracts a record's event time in Unix milliseconds; nil leaves records
+	// without event time.
+	Timestamp func(T) int64
+	// Watermarks derives watermarks from event times (default: none until the end).
+	Watermarks WatermarkStrategy
+}
+
+// FromSlice is a bounded source of the given records, in order, from one subtask.
+func FromSlice[T any](j *Job, name string, items []T, opts SourceOptions[T]) *Stream[T] {
+	return FromGenerator(j, name, 1, func(int, int) func(*T) bool {
+		i := 0
+		return func(v *T) bool {
+			if i == len(items) {
+				return false
+			}
+			*v = items[i]
+			i++
+			return true
+		}
+	}, opts)
+}
+
+// FromGenerator is a source of parallelism subtasks; open returns, for one subtask, a
+// function that fills the next record and reports false when the subtask's share is
+// exhausted.
+func FromGenerator[T any](j *Job, name string, parallelism int, open func(subtask, parallelism int) func(*T) bool, opts SourceOptions[T]) *Stream[T] {
+	if parallelism <= 0 {
+		parallelism = 1
+	}
+	v := j.addVertex(name, parallelism)
+	s := newStream[T](j, v)
+	v.task = func(r *run, i int) func() error {
+		sub := newSubtask(r, v, i)
+		out := s.collectorFor(sub)
+		next := open(i, parallelism)
+		return func() error { return runSource(sub, next, opts, out) }
+	}
+	return s
+}
+
+// runSource drives one source subtask: records in batches, a watermark after each batch
+// when it advanced, and the maximum watermark and end when the input is exhausted.
+func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], out collector[T]) error {
+	batch := sub.run.job.opts.BatchSize
+	maxTime, emitted := engine.MinWatermark, engine.MinWatermark
+	var v T
+	for n := 1; ; n++ {
+		if !next(&v) {
+			break
+		}
+		t := NoTimestamp
+		if opts.Timestamp != nil {
+			t = opts.Timestamp(v)
+			maxTime = max(maxTime, t)
+		}
+		out.record(v, t)
+		if n%batch == 0 {
+			select {
+			case <-sub.run.done:
+				return nil
+			default:
+			}
+			if wm := opts.Watermarks.watermarkFor(maxTime); wm > emitted {
+				emitted = wm
+				out.watermark(wm)
+			}
+		}
+	}
+	out.watermark(engine.MaxWatermark)
+	out.end()
+	return nil
+}

@@ -1,0 +1,224 @@
+package flow
+
+import "time"
+
+// Runtime is what a keyed operator's subtask offers when it starts: state declarations
+// and facts about the subtask. State declared on it is scoped to the key of the record
+// (or timer) being processed.
+type Runtime[K comparable] struct {
+	key     K
+	clock   Clock
+	Subtask int
+	// Parallelism is the operator's number of subtasks.
+	Parallelism int
+	states      []stateTable
+}
+
+// stateTable is one declared state, seen without its type, for sizes and snapshots.
+type stateTable interface {
+	stateName() string
+	entries() int
+}
+
+// StateOption configures a declared state.
+type StateOption func(*stateConfig)
+
+type stateConfig struct{ ttl int64 }
+
+// StateTTL expires a key's entry when it was not written for d of processing time; an
+// expired entry reads as absent.
+func StateTTL(d time.Duration) StateOption {
+	return func(c *stateConfig) { c.ttl = d.Milliseconds() }
+}
+
+func newStateConfig(opts []StateOption) stateConfig {
+	var c stateConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// ttlEntry is a state value with the processing time it was last written.
+type ttlEntry[V any] struct {
+	v       V
+	written int64
+}
+
+// ValueState holds one value per key.
+type ValueState[V any, K comparable] struct {
+	rt   *Runtime[K]
+	name string
+	ttl  int64
+	m    map[K]ttlEntry[V]
+}
+
+// NewValueState declares a value state; call it when the operator starts.
+func NewValueState[V any, K comparable](rt *Runtime[K], name string, opts ...StateOption) *ValueState[V, K] {
+	s := &ValueState[V, K]{rt: rt, name: name, ttl: newStateConfig(opts).ttl, m: map[K]ttlEntry[V]{}}
+	rt.states = append(rt.states, s)
+	return s
+}
+
+func (s *ValueState[V, K]) stateName() string { return s.name }
+func (s *ValueState[V, K]) entries() int      { return len(s.m) }
+
+// Value returns the current key's value and whether it has one.
+func (s *ValueState[V, K]) Value() (V, bool) {
+	e, ok := s.m[s.rt.key]
+	if ok && s.ttl > 0 && s.rt.clock.NowMillis()-e.written >= s.ttl {
+		delete(s.m, s.rt.key)
+		ok = false
+	}
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Update sets the current key's value.
+func (s *ValueState[V, K]) Update(v V) {
+	e := ttlEntry[V]{v: v}
+	if s.ttl > 0 {
+		e.written = s.rt.clock.NowMillis()
+	}
+	s.m[s.rt.key] = e
+}
+
+// Clear removes the current key's value.
+func (s *ValueState[V, K]) Clear() { delete(s.m, s.rt.key) }
+
+// ListState holds a list per key.
+type ListState[V any, K comparable] struct {
+	v *ValueState[[]V, K]
+}
+
+// NewListState declares a list state.
+func NewListState[V any, K comparable](rt *Runtime[K], name string, opts ...StateOption) *ListState[V, K] {
+	return &ListState[V, K]{v: NewValueState[[]V](rt, name, opts...)}
+}
+
+// Get returns the current key's list (nil when empty); do not keep it across calls.
+func (s *ListState[V, K]) Get() []V {
+	l, _ := s.v.Value()
+	return l
+}
+
+// Add appends to the current key's list.
+func (s *ListState[V, K]) Add(v V) {
+	l, _ := s.v.Value()
+	s.v.Update(append(l, v))
+}
+
+// Update replaces the current key's list.
+func (s *ListState[V, K]) Update(l []V) { s.v.Update(l) }
+
+// Clear empties the current key's list.
+func (s *ListState[V, K]) Clear() { s.v.Clear() }
+
+// MapState holds a map per key.
+type MapState[MK comparable, V any, K comparable] struct {
+	v *ValueState[map[MK]V, K]
+}
+
+// NewMapState declares a map state.
+func NewMapState[MK comparable, V any, K comparable](rt *Runtime[K], name string, opts ...StateOption) *MapState[MK, V, K] {
+	return &MapState[MK, V, K]{v: NewValueState[map[MK]V](rt, name, opts...)}
+}
+
+// Get returns the current key's entry for mk.
+func (s *MapState[MK, V, K]) Get(mk MK) (V, bool) {
+	m, _ := s.v.Value()
+	v, ok := m[mk]
+	return v, ok
+}
+
+// Put sets the current key's entry for mk.
+func (s *MapState[MK, V, K]) Put(mk MK, v V) {
+	m, ok := s.v.Value()
+	if !ok {
+		m = map[MK]V{}
+	}
+	m[mk] = v
+	s.v.Update(m)
+}
+
+// Remove deletes the current key's entry for mk.
+func (s *MapState[MK, V, K]) Remove(mk MK) {
+	m, ok := s.v.Value()
+	if !ok {
+		return
+	}
+	delete(m, mk)
+	if len(m) == 0 {
+		s.v.Clear()
+	}
+}
+
+// All returns the current key's map; do not keep it across calls.
+func (s *MapState[MK, V, K]) All() map[MK]V {
+	m, _ := s.v.Value()
+	return m
+}
+
+// Clear removes the current key's map.
+func (s *MapState[MK, V, K]) Clear() { s.v.Clear() }
+
+// ReducingState folds the values added for a key with a reduce function.
+type ReducingState[V any, K comparable] struct {
+	v      *ValueState[V, K]
+	reduce func(a, b V) V
+}
+
+// NewReducingState declares a reducing state.
+func NewReducingState[V any, K comparable](rt *Runtime[K], name string, reduce func(a, b V) V, opts ...StateOption) *ReducingState[V, K] {
+	return &ReducingState[V, K]{v: NewValueState[V](rt, name, opts...), reduce: reduce}
+}
+
+// Add folds v into the current key's value.
+func (s *ReducingState[V, K]) Add(v V) {
+	if cur, ok := s.v.Value(); ok {
+		v = s.reduce(cur, v)
+	}
+	s.v.Update(v)
+}
+
+// Get returns the current key's folded value.
+func (s *ReducingState[V, K]) Get() (V, bool) { return s.v.Value() }
+
+// Clear removes the current key's value.
+func (s *ReducingState[V, K]) Clear() { s.v.Clear() }
+
+// AggregatingState keeps an Aggregate's accumulator per key.
+type AggregatingState[In, Acc, Out any, K comparable] struct {
+	v   *ValueState[Acc, K]
+	agg Aggregate[In, Acc, Out]
+}
+
+// NewAggregatingState declares an aggregating state.
+func NewAggregatingState[In, Acc, Out any, K comparable](rt *Runtime[K], name string, agg Aggregate[In, Acc, Out], opts ...StateOption) *AggregatingState[In, Acc, Out, K] {
+	return &AggregatingState[In, Acc, Out, K]{v: NewValueState[Acc](rt, name, opts...), agg: agg}
+}
+
+// Add adds in to the current key's accumulator.
+func (s *AggregatingState[In, Acc, Out, K]) Add(in In) {
+	acc, ok := s.v.Value()
+	if !ok {
+		acc = s.agg.Init()
+	}
+	s.v.Update(s.agg.Add(acc, in))
+}
+
+// Get returns the current key's result.
+func (s *AggregatingState[In, Acc, Out, K]) Get() (Out, bool) {
+	acc, ok := s.v.Value()
+	if !ok {
+		var zero Out
+		return zero, false
+	}
+	return s.agg.Result(acc), true
+}
+
+// Clear removes the current key's accumulator.
+func (s *AggregatingState[In, Acc, Out, K]) Clear() { s.v.Clear() }
