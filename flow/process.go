@@ -48,15 +48,15 @@ func Process[K comparable, In, Out any](ks *KeyedStream[K, In], name string, ope
 // processOp runs a KeyedProcessor in one subtask. It is a deterministic state machine:
 // records, watermarks and processing-time ticks in, emitted records and timers out.
 type processOp[K comparable, In, Out any] struct {
-	sub       *subtask
-	rt        *Runtime[K]
-	key       func(In) K
-	fn        KeyedProcessor[K, In, Out]
-	out       collector[Out]
-	ctx       keyedCtx[K, Out]
-	eventT    engine.Timers[K]
-	procT     engine.Timers[K]
-	wm        int64
+	sub    *subtask
+	rt     *Runtime[K]
+	key    func(In) K
+	fn     KeyedProcessor[K, In, Out]
+	out    collector[Out]
+	ctx    keyedCtx[K, Out]
+	eventT engine.Timers[K]
+	procT  engine.Timers[K]
+	wm     int64
 }
 
 // keyedCtx is the state behind a Context.

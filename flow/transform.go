@@ -15,9 +15,9 @@ type mapOp[T, U any] struct {
 }
 
 func (m *mapOp[T, U]) record(v T, ts int64) { m.out.record(m.f(v), ts) }
-func (m *mapOp[T, U]) watermark(wm int64)  { m.out.watermark(wm) }
-func (m *mapOp[T, U]) idle()               { m.out.idle() }
-func (m *mapOp[T, U]) end()                { m.out.end() }
+func (m *mapOp[T, U]) watermark(wm int64)   { m.out.watermark(wm) }
+func (m *mapOp[T, U]) idle()                { m.out.idle() }
+func (m *mapOp[T, U]) end()                 { m.out.end() }
 
 // Filter keeps the records for which keep is true.
 func Filter[T any](s *Stream[T], name string, keep func(T) bool) *Stream[T] {
