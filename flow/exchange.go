@@ -11,6 +11,8 @@ type edge[T any] struct {
 	senders int
 	// route picks the receiving subtask of a record; nil sends round-robin.
 	route func(v T, receivers int) int
+	// broadcast sends every record to every receiving subtask.
+	broadcast bool
 }
 
 func (e *edge[T]) allocate(receivers, capacity int) {
@@ -44,6 +46,12 @@ func (w *writer[T]) send(i int, m engine.Message[T]) {
 }
 
 func (w *writer[T]) record(v T, ts int64) {
+	if w.e.broadcast {
+		for i := range w.bufs {
+			w.add(i, v, ts)
+		}
+		return
+	}
 	var i int
 	if w.e.route != nil {
 		i = w.e.route(v, len(w.e.chans))
@@ -51,6 +59,10 @@ func (w *writer[T]) record(v T, ts int64) {
 		i = w.next
 		w.next = (w.next + 1) % len(w.e.chans)
 	}
+	w.add(i, v, ts)
+}
+
+func (w *writer[T]) add(i int, v T, ts int64) {
 	b := w.bufs[i]
 	if b == nil {
 		b = make([]engine.Record[T], 0, w.size)
@@ -97,50 +109,70 @@ func (w *writer[T]) end() {
 	}
 }
 
-// input is the receiving loop of one subtask: it merges the senders' watermarks, passes
-// records on, and finishes when every sender has ended.
-type input[T any] struct {
-	ch      <-chan engine.Message[T]
-	senders int
+// gate merges the control messages of every sender feeding a subtask, over one or more
+// inputs: the subtask's watermark is the minimum over the senders not idle, and it ends
+// when every sender has ended.
+type gate struct {
 	tracker *engine.WatermarkTracker
+	senders int
 	ended   int
-	out     collector[T]
+	onWM    func(wm int64)
+	onEnd   func()
 }
 
-func newInput[T any](ch <-chan engine.Message[T], senders int, out collector[T]) *input[T] {
-	return &input[T]{ch: ch, senders: senders, tracker: engine.NewWatermarkTracker(senders), out: out}
+func newGate(senders int, onWM func(int64), onEnd func()) *gate {
+	return &gate{tracker: engine.NewWatermarkTracker(senders), senders: senders, onWM: onWM, onEnd: onEnd}
 }
 
-// handle processes one message and reports whether every sender has ended.
-func (in *input[T]) handle(m engine.Message[T]) bool {
-	switch m.Kind {
-	case engine.Data:
-		in.tracker.Activate(m.From)
-		for i := range m.Records {
-			r := &m.Records[i]
-			in.out.record(r.Value, r.Time)
-		}
+// control handles a non-data message from sender from and reports whether every sender
+// has ended.
+func (g *gate) control(kind engine.Kind, from int, wm int64) bool {
+	switch kind {
 	case engine.Watermark:
-		if wm, advanced := in.tracker.Update(m.From, m.Watermark); advanced {
-			in.out.watermark(wm)
+		if w, advanced := g.tracker.Update(from, wm); advanced {
+			g.onWM(w)
 		}
 	case engine.Idle:
-		if wm, advanced := in.tracker.SetIdle(m.From); advanced {
-			in.out.watermark(wm)
+		if w, advanced := g.tracker.SetIdle(from); advanced {
+			g.onWM(w)
 		}
 	case engine.End:
-		in.ended++
+		g.ended++
 		// An ended sender holds nothing back.
-		if wm, advanced := in.tracker.Update(m.From, engine.MaxWatermark); advanced && in.ended < in.senders {
-			in.out.watermark(wm)
+		w, advanced := g.tracker.Update(from, engine.MaxWatermark)
+		if advanced && (g.ended < g.senders || w == engine.MaxWatermark) {
+			g.onWM(w)
 		}
-		if in.ended == in.senders {
-			if in.tracker.Current() == engine.MaxWatermark {
-				in.out.watermark(engine.MaxWatermark)
-			}
-			in.out.end()
+		if g.ended == g.senders {
+			g.onEnd()
 			return true
 		}
 	}
 	return false
+}
+
+// input is one edge into a subtask: its records go to rec, its control messages to the
+// subtask's gate. Sender numbers are offset so that several inputs share one gate.
+type input[T any] struct {
+	ch     <-chan engine.Message[T]
+	offset int
+	g      *gate
+	rec    func(v T, ts int64)
+}
+
+func newInput[T any](ch <-chan engine.Message[T], senders int, out collector[T]) *input[T] {
+	return &input[T]{ch: ch, g: newGate(senders, out.watermark, out.end), rec: out.record}
+}
+
+// handle processes one message and reports whether every sender of the gate has ended.
+func (in *input[T]) handle(m engine.Message[T]) bool {
+	if m.Kind == engine.Data {
+		in.g.tracker.Activate(in.offset + m.From)
+		for i := range m.Records {
+			r := &m.Records[i]
+			in.rec(r.Value, r.Time)
+		}
+		return false
+	}
+	return in.g.control(m.Kind, in.offset+m.From, m.Watermark)
 }

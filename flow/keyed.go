@@ -30,6 +30,14 @@ func KeyBy[T any, K comparable](s *Stream[T], key func(T) K) *KeyedStream[K, T] 
 	return &KeyedStream[K, T]{in: s, key: key, hash: h}
 }
 
+// Stream is the keyed stream's records as a plain stream, partitioned by key: operators
+// chained to it run in the subtasks that own each key.
+func (ks *KeyedStream[K, T]) Stream() *Stream[T] {
+	return Process(ks, ks.in.v.name+"/by-key", func(*Runtime[K]) KeyedProcessor[K, T, T] {
+		return KeyedProcessor[K, T, T]{Element: func(ctx *ProcessContext[K, T], v T) { ctx.Emit(v) }}
+	})
+}
+
 // KeyHasher is implemented by key types other than strings and integers; the hash must
 // depend only on the key's value.
 type KeyHasher interface{ HashKey() uint64 }

@@ -32,34 +32,38 @@ type ProcessOptions struct {
 // Process runs a keyed process function. open is called once per subtask when the job
 // starts: it declares state on the runtime and returns the function.
 func Process[K comparable, In, Out any](ks *KeyedStream[K, In], name string, open func(rt *Runtime[K]) KeyedProcessor[K, In, Out], opts ...ProcessOptions) *Stream[Out] {
-	var o ProcessOptions
-	if len(opts) > 0 {
-		o = opts[0]
-	}
 	key := ks.key
-	return keyedVertex(ks, name, o.Parallelism, func(sub *subtask, out collector[Out]) collector[In] {
-		op := newProcessOp[K, In, Out](sub, out)
-		op.key = key
-		op.fn = open(op.rt)
-		return op
+	return keyedVertex(ks, name, parallelismOf(opts), func(sub *subtask, out collector[Out]) collector[In] {
+		core := newKeyedCore[K](sub, out)
+		fn := open(core.rt)
+		core.onTimer, core.onEnd = fn.Timer, fn.End
+		return &processOp[K, In, Out]{keyedCore: core, key: key, element: fn.Element}
 	})
 }
 
-// processOp runs a KeyedProcessor in one subtask. It is a deterministic state machine:
-// records, watermarks and processing-time ticks in, emitted records and timers out.
-type processOp[K comparable, In, Out any] struct {
-	sub    *subtask
-	rt     *Runtime[K]
-	key    func(In) K
-	fn     KeyedProcessor[K, In, Out]
-	out    collector[Out]
-	ctx    keyedCtx[K, Out]
-	eventT engine.Timers[K]
-	procT  engine.Timers[K]
-	wm     int64
+func parallelismOf(opts []ProcessOptions) int {
+	if len(opts) > 0 {
+		return opts[0].Parallelism
+	}
+	return 0
 }
 
-// keyedCtx is the state behind a Context.
+// keyedCore is what every keyed operator with user functions shares: the current key and
+// its state, timers, and the watermark. It is a deterministic state machine: records,
+// watermarks and processing-time ticks in; emitted records and timer calls out.
+type keyedCore[K comparable, Out any] struct {
+	sub     *subtask
+	rt      *Runtime[K]
+	out     collector[Out]
+	ctx     keyedCtx[K, Out]
+	eventT  engine.Timers[K]
+	procT   engine.Timers[K]
+	wm      int64
+	onTimer func(ctx *ProcessContext[K, Out], t int64, domain TimeDomain)
+	onEnd   func(ctx *ProcessContext[K, Out])
+}
+
+// keyedCtx is the state behind a ProcessContext.
 type keyedCtx[K comparable, Out any] struct {
 	rt        *Runtime[K]
 	sub       *subtask
@@ -70,66 +74,80 @@ type keyedCtx[K comparable, Out any] struct {
 	watermark *int64
 }
 
-func newProcessOp[K comparable, In, Out any](sub *subtask, out collector[Out]) *processOp[K, In, Out] {
-	op := &processOp[K, In, Out]{sub: sub, out: out, wm: engine.MinWatermark}
-	op.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism}
-	op.ctx = keyedCtx[K, Out]{rt: op.rt, sub: sub, out: out, eventT: &op.eventT, procT: &op.procT, watermark: &op.wm}
-	sub.onTime = append(sub.onTime, op.processingTime)
-	return op
+func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out]) *keyedCore[K, Out] {
+	c := &keyedCore[K, Out]{sub: sub, out: out, wm: engine.MinWatermark}
+	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism}
+	c.ctx = keyedCtx[K, Out]{rt: c.rt, sub: sub, out: out, eventT: &c.eventT, procT: &c.procT, watermark: &c.wm}
+	sub.onTime = append(sub.onTime, c.processingTime)
+	return c
 }
 
-func (op *processOp[K, In, Out]) context(ts int64) *ProcessContext[K, Out] {
-	op.ctx.ts = ts
-	return (*ProcessContext[K, Out])(&op.ctx)
+// context points the context at key k and timestamp ts.
+func (c *keyedCore[K, Out]) context(k K, ts int64) *ProcessContext[K, Out] {
+	c.rt.key, c.rt.keyed = k, true
+	c.ctx.ts = ts
+	return (*ProcessContext[K, Out])(&c.ctx)
 }
 
-func (op *processOp[K, In, Out]) record(v In, ts int64) {
-	op.rt.key = op.key(v)
-	if op.fn.Element != nil {
-		op.fn.Element(op.context(ts), v)
-	}
+// unkeyed points the context at no key, for broadcast records and the end of input.
+func (c *keyedCore[K, Out]) unkeyed(ts int64) *ProcessContext[K, Out] {
+	var zero K
+	c.rt.key, c.rt.keyed = zero, false
+	c.ctx.ts = ts
+	return (*ProcessContext[K, Out])(&c.ctx)
 }
 
-func (op *processOp[K, In, Out]) watermark(wm int64) {
-	if wm <= op.wm {
+func (c *keyedCore[K, Out]) watermark(wm int64) {
+	if wm <= c.wm {
 		return
 	}
-	op.wm = wm
+	c.wm = wm
 	for {
-		k, t, ok := op.eventT.Next(wm)
+		k, t, ok := c.eventT.Next(wm)
 		if !ok {
 			break
 		}
-		op.rt.key = k
-		if op.fn.Timer != nil {
-			op.fn.Timer(op.context(t), t, EventTime)
+		if c.onTimer != nil {
+			c.onTimer(c.context(k, t), t, EventTime)
 		}
 	}
-	op.out.watermark(wm)
-	op.sub.sideWatermark(wm)
+	c.out.watermark(wm)
+	c.sub.sideWatermark(wm)
 }
 
-func (op *processOp[K, In, Out]) processingTime(now int64) {
+func (c *keyedCore[K, Out]) processingTime(now int64) {
 	for {
-		k, t, ok := op.procT.Next(now)
+		k, t, ok := c.procT.Next(now)
 		if !ok {
 			return
 		}
-		op.rt.key = k
-		if op.fn.Timer != nil {
-			op.fn.Timer(op.context(t), t, ProcessingTime)
+		if c.onTimer != nil {
+			c.onTimer(c.context(k, t), t, ProcessingTime)
 		}
 	}
 }
 
-func (op *processOp[K, In, Out]) idle() { op.out.idle() }
+func (c *keyedCore[K, Out]) idle() { c.out.idle() }
 
-func (op *processOp[K, In, Out]) end() {
-	if op.fn.End != nil {
-		op.fn.End(op.context(op.wm))
+func (c *keyedCore[K, Out]) end() {
+	if c.onEnd != nil {
+		c.onEnd(c.unkeyed(c.wm))
 	}
-	op.out.end()
-	op.sub.sideEnd()
+	c.out.end()
+	c.sub.sideEnd()
+}
+
+// processOp runs a KeyedProcessor in one subtask.
+type processOp[K comparable, In, Out any] struct {
+	*keyedCore[K, Out]
+	key     func(In) K
+	element func(ctx *ProcessContext[K, Out], v In)
+}
+
+func (op *processOp[K, In, Out]) record(v In, ts int64) {
+	if op.element != nil {
+		op.element(op.context(op.key(v), ts), v)
+	}
 }
 
 // ProcessContext is what a keyed process function sees for one record or timer.

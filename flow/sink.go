@@ -112,3 +112,4 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	}
 	return out
 }
+

@@ -1,12 +1,18 @@
 package flow
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Runtime is what a keyed operator's subtask offers when it starts: state declarations
 // and facts about the subtask. State declared on it is scoped to the key of the record
 // (or timer) being processed.
 type Runtime[K comparable] struct {
-	key     K
+	key K
+	// keyed is false while a broadcast record or the end of input is processed: keyed
+	// state has no current key then.
+	keyed   bool
 	clock   Clock
 	Subtask int
 	// Parallelism is the operator's number of subtasks.
@@ -63,8 +69,15 @@ func NewValueState[V any, K comparable](rt *Runtime[K], name string, opts ...Sta
 func (s *ValueState[V, K]) stateName() string { return s.name }
 func (s *ValueState[V, K]) entries() int      { return len(s.m) }
 
+func (s *ValueState[V, K]) mustBeKeyed() {
+	if !s.rt.keyed {
+		panic(failure{fmt.Errorf("state %q used where there is no current key (a broadcast record or the end of input)", s.name)})
+	}
+}
+
 // Value returns the current key's value and whether it has one.
 func (s *ValueState[V, K]) Value() (V, bool) {
+	s.mustBeKeyed()
 	e, ok := s.m[s.rt.key]
 	if ok && s.ttl > 0 && s.rt.clock.NowMillis()-e.written >= s.ttl {
 		delete(s.m, s.rt.key)
@@ -79,6 +92,7 @@ func (s *ValueState[V, K]) Value() (V, bool) {
 
 // Update sets the current key's value.
 func (s *ValueState[V, K]) Update(v V) {
+	s.mustBeKeyed()
 	e := ttlEntry[V]{v: v}
 	if s.ttl > 0 {
 		e.written = s.rt.clock.NowMillis()
@@ -87,7 +101,10 @@ func (s *ValueState[V, K]) Update(v V) {
 }
 
 // Clear removes the current key's value.
-func (s *ValueState[V, K]) Clear() { delete(s.m, s.rt.key) }
+func (s *ValueState[V, K]) Clear() {
+	s.mustBeKeyed()
+	delete(s.m, s.rt.key)
+}
 
 // ListState holds a list per key.
 type ListState[V any, K comparable] struct {

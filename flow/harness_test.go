@@ -1,0 +1,133 @@
+package flow
+
+import (
+	"testing"
+	"time"
+)
+
+// These tests drive operators as the state machines they are: no goroutines, no
+// channels, a clock the test moves.
+
+type fakeClock struct{ now int64 }
+
+func (c *fakeClock) NowMillis() int64 { return c.now }
+
+func testSubtask(clock Clock) *subtask {
+	j := NewJob("test", JobOptions{Clock: clock})
+	return &subtask{run: &run{job: j, done: make(chan struct{})}, parallelism: 1}
+}
+
+// recorder is a collector that remembers what reached it.
+type recorder[T any] struct {
+	records []Timestamped[T]
+	wms     []int64
+	ended   bool
+}
+
+func (r *recorder[T]) record(v T, ts int64) { r.records = append(r.records, Timestamped[T]{v, ts}) }
+func (r *recorder[T]) watermark(wm int64)  { r.wms = append(r.wms, wm) }
+func (r *recorder[T]) idle()               {}
+func (r *recorder[T]) end()                { r.ended = true }
+
+func (r *recorder[T]) values() []T {
+	var out []T
+	for _, x := range r.records {
+		out = append(out, x.Value)
+	}
+	return out
+}
+
+func TestProcessingTimeTimersAndStateTTL(t *testing.T) {
+	clock := &fakeClock{now: 1000}
+	sub := testSubtask(clock)
+	out := &recorder[string]{}
+	core := newKeyedCore[string](sub, out)
+	seen := NewValueState[int](core.rt, "seen", StateTTL(time.Second))
+	op := &processOp[string, string, string]{keyedCore: core, key: func(s string) string { return s },
+		element: func(ctx *ProcessContext[string, string], v string) {
+			n, _ := seen.Value()
+			seen.Update(n + 1)
+			ctx.SetProcessingTimer(ctx.ProcessingTime() + 500)
+			ctx.Emit(v + "=" + string(rune('0'+n+1)))
+		}}
+	core.onTimer = func(ctx *ProcessContext[string, string], ts int64, d TimeDomain) {
+		if d != ProcessingTime {
+			t.Fatalf("timer domain %v", d)
+		}
+		ctx.Emit("timer " + ctx.Key())
+	}
+	op.record("a", NoTimestamp)
+	op.record("a", NoTimestamp) // same processing-time timer: set once
+	clock.now = 1499
+	op.processingTime(clock.now)
+	if len(out.records) != 2 {
+		t.Fatalf("timer fired early: %v", out.values())
+	}
+	clock.now = 1500
+	op.processingTime(clock.now)
+	clock.now = 2600 // more than the TTL after the last write
+	op.record("a", NoTimestamp)
+	want := []string{"a=1", "a=2", "timer a", "a=1"}
+	if got := out.values(); len(got) != 4 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("got %v want %v", got, want)
+	}
+}
+
+func TestLookupJoinSeesLatestRow(t *testing.T) {
+	sub := testSubtask(&fakeClock{})
+	out := &recorder[string]{}
+	core := newKeyedCore[string](sub, out)
+	fn := lookupProcessor[string](func(v string, row int, found bool) (string, bool) {
+		if !found {
+			return v + ":none", true
+		}
+		return v + ":" + string(rune('0'+row)), true
+	})(core.rt)
+	id := func(s string) string { return s }
+	main := func(v string) { fn.Element1(core.context(id(v), NoTimestamp), v) }
+	table := func(k string, row int) { fn.Element2(core.context(k, NoTimestamp), row) }
+	main("EUR")
+	table("EUR", 1)
+	main("EUR")
+	table("EUR", 2)
+	main("EUR")
+	main("USD")
+	got := out.values()
+	want := []string{"EUR:none", "EUR:1", "EUR:2", "USD:none"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v want %v", got, want)
+		}
+	}
+}
+
+func TestProcessingTimeWindowFiresOnTheClock(t *testing.T) {
+	clock := &fakeClock{now: 10_000}
+	sub := testSubtask(clock)
+	out := &recorder[WindowResult[string, int64]]{}
+	agg := Count[string]()
+	op := newWindowOp(Tumbling(10*time.Second).InProcessingTime(), windowLogic[string, string, int64, WindowResult[string, int64]]{
+		init: agg.Init, add: agg.Add, merge: agg.Merge,
+		fire: func(k string, w Window, acc int64, emit func(WindowResult[string, int64])) {
+			emit(WindowResult[string, int64]{k, w, acc})
+		},
+	}, WindowOptions[string]{}, func(s string) string { return s }, out, clock)
+	op.sub = sub
+	op.record("a", 1) // event times are ignored
+	op.record("a", 999_999)
+	clock.now = 19_998
+	op.processingTime(clock.now)
+	if len(out.records) != 0 {
+		t.Fatal("fired before the window's last millisecond")
+	}
+	clock.now = 19_999
+	op.processingTime(clock.now)
+	clock.now = 20_000
+	op.record("b", 5) // next window
+	op.record("a", 7)
+	op.end() // a bounded input ends: open windows fire
+	got := out.values()
+	if len(got) != 3 || got[0].Value != 2 || got[0].Window != (Window{10_000, 20_000}) || got[2].Window != (Window{20_000, 30_000}) {
+		t.Fatalf("got %+v", got)
+	}
+}

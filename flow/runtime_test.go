@@ -1,0 +1,105 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/eddy-streams/eddy/flow"
+)
+
+// endless is a generator source that never ends, counting what it produced.
+func endless(produced *atomic.Int64) func(int, int) func(*event) bool {
+	return func(sub, par int) func(*event) bool {
+		i := 0
+		return func(e *event) bool {
+			i++
+			produced.Add(1)
+			*e = event{Key: string(rune('a' + i%7)), Value: i, Time: int64(i)}
+			return true
+		}
+	}
+}
+
+func TestCancelStopsEverySubtask(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var produced, consumed atomic.Int64
+	job := flow.NewJob("endless", flow.JobOptions{Parallelism: 2})
+	src := flow.FromGenerator(job, "gen", 2, endless(&produced), flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.Monotonous()})
+	counts := flow.WindowAggregate(flow.KeyBy(src, func(e event) string { return e.Key }), "count", flow.Tumbling(time.Second), flow.Count[event]())
+	flow.Sink(counts, "sink", func(flow.WindowResult[string, int64], int64) error { consumed.Add(1); return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- flow.Run(ctx, job) }()
+	for consumed.Load() < 10 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}
+
+func TestFailureAndPanicStopTheJob(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var produced atomic.Int64
+	job := flow.NewJob("fails")
+	src := flow.FromGenerator(job, "gen", 1, endless(&produced), flow.SourceOptions[event]{})
+	boom := errors.New("disk on fire")
+	flow.Sink(flow.KeyBy(src, func(e event) string { return e.Key }).Stream(), "sink", func(e event, _ int64) error {
+		if e.Value == 5000 {
+			return boom
+		}
+		return nil
+	})
+	if err := flow.Run(context.Background(), job); !errors.Is(err, boom) {
+		t.Fatalf("Run: %v", err)
+	}
+
+	job = flow.NewJob("panics")
+	src = flow.FromGenerator(job, "gen", 1, endless(&produced), flow.SourceOptions[event]{})
+	flow.Sink(flow.Map(src, "div", func(e event) event { e.Value = 1 / (e.Value - 77); return e }), "sink", func(event, int64) error { return nil })
+	if err := flow.Run(context.Background(), job); err == nil || !strings.Contains(err.Error(), "divide by zero") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestBackpressureBoundsRecordsInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var produced, consumed atomic.Int64
+	release := make(chan struct{})
+	const batch, capacity = 64, 4
+	job := flow.NewJob("slow-sink", flow.JobOptions{BatchSize: batch, ChannelCapacity: capacity})
+	src := flow.FromGenerator(job, "gen", 1, endless(&produced), flow.SourceOptions[event]{})
+	keyed := flow.Process(flow.KeyBy(src, func(e event) string { return e.Key }), "pass", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, event, event] {
+		return flow.KeyedProcessor[string, event, event]{Element: func(ctx *flow.ProcessContext[string, event], e event) { ctx.Emit(e) }}
+	})
+	flow.Sink(keyed, "slow", func(event, int64) error {
+		if consumed.Add(1) == 100 {
+			<-release // the sink stalls: everything upstream must stop
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- flow.Run(ctx, job) }()
+	// Wait until the source stops producing.
+	last := int64(-1)
+	for p := produced.Load(); p != last; p = produced.Load() {
+		last = p
+		time.Sleep(20 * time.Millisecond)
+	}
+	// In flight at most: the channel's batches, the writer's buffer, the batch the
+	// stalled subtask holds, and the record the source is handing over.
+	if inFlight := produced.Load() - consumed.Load(); inFlight > (capacity+2)*batch+1 {
+		t.Fatalf("%d records in flight behind a stalled sink; the bound is %d", inFlight, (capacity+2)*batch+1)
+	}
+	close(release)
+	cancel()
+	<-done
+}
