@@ -25,9 +25,9 @@ type recorder[T any] struct {
 }
 
 func (r *recorder[T]) record(v T, ts int64) { r.records = append(r.records, Timestamped[T]{v, ts}) }
-func (r *recorder[T]) watermark(wm int64)  { r.wms = append(r.wms, wm) }
-func (r *recorder[T]) idle()               {}
-func (r *recorder[T]) end()                { r.ended = true }
+func (r *recorder[T]) watermark(wm int64)   { r.wms = append(r.wms, wm) }
+func (r *recorder[T]) idle()                {}
+func (r *recorder[T]) end()                 { r.ended = true }
 
 func (r *recorder[T]) values() []T {
 	var out []T

@@ -112,4 +112,3 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	}
 	return out
 }
-
