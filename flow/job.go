@@ -135,8 +135,13 @@ func Run(ctx context.Context, j *Job) error {
 	var names []string
 	for _, v := range j.vertices {
 		for i := 0; i < v.parallelism; i++ {
-			tasks = append(tasks, v.task(r, i))
-			names = append(names, fmt.Sprintf("%s[%d]", v.name, i))
+			name := fmt.Sprintf("%s[%d]", v.name, i)
+			var task func() error
+			if err := protect(func() error { task = v.task(r, i); return nil }); err != nil {
+				return fmt.Errorf("job %q: start %s: %w", j.name, name, err)
+			}
+			tasks = append(tasks, task)
+			names = append(names, name)
 		}
 	}
 	var wg sync.WaitGroup

@@ -112,3 +112,42 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	}
 	return out
 }
+
+// Writer is a connector's sink. Write receives each record; Flush makes what was written
+// durable and is called on every watermark and at the end of input; Close runs once when
+// the subtask finishes. An error from any of them fails the job.
+type Writer[T any] interface {
+	Write(v T, ts int64) error
+	Flush() error
+	Close() error
+}
+
+// SinkTo writes s with one Writer per producing subtask, made by open.
+func SinkTo[T any](s *Stream[T], name string, open func(subtask, parallelism int) (Writer[T], error)) {
+	s.addConsumer(func(sub *subtask) collector[T] {
+		w, err := open(sub.index, sub.parallelism)
+		if err != nil {
+			panic(failure{fmt.Errorf("sink %s: open: %w", name, err)})
+		}
+		return &writerSink[T]{name: name, w: w}
+	})
+}
+
+type writerSink[T any] struct {
+	name string
+	w    Writer[T]
+}
+
+func (s *writerSink[T]) check(err error) {
+	if err != nil {
+		panic(failure{fmt.Errorf("sink %s: %w", s.name, err)})
+	}
+}
+
+func (s *writerSink[T]) record(v T, ts int64) { s.check(s.w.Write(v, ts)) }
+func (s *writerSink[T]) watermark(int64)      { s.check(s.w.Flush()) }
+func (s *writerSink[T]) idle()                { s.check(s.w.Flush()) }
+func (s *writerSink[T]) end() {
+	s.check(s.w.Flush())
+	s.check(s.w.Close())
+}

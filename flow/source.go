@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
@@ -136,3 +137,62 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 	out.end()
 	return nil
 }
+
+// Source is a connector that produces records, such as an eddy stream or a Kafka topic.
+// Run is called once per subtask in its own goroutine; it emits the subtask's share of the
+// input and returns when that share is exhausted (a bounded source) or ctx ends.
+type Source[T any] interface {
+	Run(ctx context.Context, subtask, parallelism int, out SourceOutput[T]) error
+}
+
+// SourceOutput is where a Source's subtask emits. Emit may block: that is backpressure.
+type SourceOutput[T any] interface {
+	// Emit sends a record with its event time (NoTimestamp for none).
+	Emit(v T, ts int64)
+	// Watermark promises no later record has a time ≤ wm.
+	Watermark(wm int64)
+	// Idle says the subtask has nothing to emit for now and must not hold event time back.
+	Idle()
+}
+
+// FromSource adds a connector's source with parallelism subtasks. When Run returns nil
+// the subtask's input is exhausted: it sends the final watermark and ends.
+func FromSource[T any](j *Job, name string, parallelism int, src Source[T]) *Stream[T] {
+	if parallelism <= 0 {
+		parallelism = j.opts.Parallelism
+	}
+	v := j.addVertex(name, parallelism)
+	s := newStream[T](j, v)
+	v.task = func(r *run, i int) func() error {
+		sub := newSubtask(r, v, i)
+		out := &sourceOutput[T]{out: s.collectorFor(sub), wm: engine.MinWatermark}
+		return func() error {
+			if err := src.Run(r.ctx, i, parallelism, out); err != nil {
+				return err
+			}
+			if r.ctx.Err() != nil {
+				return nil
+			}
+			out.out.watermark(engine.MaxWatermark)
+			out.out.end()
+			return nil
+		}
+	}
+	return s
+}
+
+type sourceOutput[T any] struct {
+	out collector[T]
+	wm  int64
+}
+
+func (o *sourceOutput[T]) Emit(v T, ts int64) { o.out.record(v, ts) }
+
+func (o *sourceOutput[T]) Watermark(wm int64) {
+	if wm > o.wm {
+		o.wm = wm
+		o.out.watermark(wm)
+	}
+}
+
+func (o *sourceOutput[T]) Idle() { o.out.idle() }

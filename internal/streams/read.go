@@ -391,7 +391,8 @@ func (r *reader) done(out ReadResult, cur Cursor) ReadResult {
 // Iterator reads a shard (or a whole stream) from a starting point onwards, reusing its
 // buffers: the records a call returns are valid until the next call.
 type Iterator struct {
-	r *reader
+	r        *reader
+	caughtUp bool
 }
 
 // NewIterator starts an iterator; shard "" reads every shard in stored order.
@@ -414,6 +415,9 @@ func (s *Service) IteratorAt(ctx context.Context, cur Cursor) (*Iterator, error)
 	return &Iterator{r: r}, nil
 }
 
+// CaughtUp reports whether the last call to Next returned everything stored at the time.
+func (it *Iterator) CaughtUp() bool { return it.caughtUp }
+
 // Next returns up to limit records, waiting up to wait for some when there are none.
 // An empty result with ended set means the shard was closed and fully read.
 func (it *Iterator) Next(ctx context.Context, limit int, wait time.Duration) (recs []StoredRecord, ended bool, err error) {
@@ -429,6 +433,7 @@ func (it *Iterator) Next(ctx context.Context, limit int, wait time.Duration) (re
 	if err != nil {
 		return nil, false, err
 	}
+	it.caughtUp = !res.More
 	return res.Records, res.ShardEnded, nil
 }
 
