@@ -68,6 +68,8 @@ func twoInputVertex[K comparable, A, B, Out any](j *Job, name string, parallelis
 	v := j.addVertex(name, parallelism)
 	out := newStream[Out](j, v)
 	ea.senders, eb.senders = inA.v.parallelism, inB.v.parallelism
+	j.addEdge(inA.v, v, partitioning(ea.broadcast))
+	j.addEdge(inB.v, v, partitioning(eb.broadcast))
 	inA.addConsumer(func(sub *subtask) collector[A] { return newWriter(ea, sub.index, sub) })
 	inB.addConsumer(func(sub *subtask) collector[B] { return newWriter(eb, sub.index, sub) })
 	v.prepare = func(capacity int) {
@@ -77,12 +79,19 @@ func twoInputVertex[K comparable, A, B, Out any](j *Job, name string, parallelis
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		recA, recB, core := newOp(sub, out.collectorFor(sub))
-		g := newGate(ea.senders+eb.senders, core.watermark, core.end)
+		g := newGate(sub.m, ea.senders+eb.senders, core.watermark, core.end)
 		a := &input[A]{ch: ea.chans[i], g: g, rec: recA}
 		b := &input[B]{ch: eb.chans[i], offset: ea.senders, g: g, rec: recB}
 		return func() error { return runTwoInputs(sub, a, b) }
 	}
 	return out
+}
+
+func partitioning(broadcast bool) string {
+	if broadcast {
+		return "broadcast"
+	}
+	return "hash"
 }
 
 func runTwoInputs[A, B any](sub *subtask, a *input[A], b *input[B]) error {
@@ -94,23 +103,25 @@ func runTwoInputs[A, B any](sub *subtask, a *input[A], b *input[B]) error {
 	}
 	clock := sub.clock()
 	for {
+		start := time.Now()
 		select {
 		case m := <-a.ch:
+			sub.m.idleNs.Add(int64(time.Since(start)))
 			if a.handle(m) {
 				return nil
 			}
 		case m := <-b.ch:
+			sub.m.idleNs.Add(int64(time.Since(start)))
 			if b.handle(m) {
 				return nil
 			}
 		case <-tick:
-			now := clock.NowMillis()
-			for _, f := range sub.onTime {
-				f(now)
-			}
+			sub.m.idleNs.Add(int64(time.Since(start)))
+			sub.tick(clock)
 		case <-sub.run.done:
 			return nil
 		}
+		sub.publish()
 	}
 }
 

@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"time"
+
 	"github.com/eddy-streams/eddy/internal/engine"
 )
 
@@ -25,6 +27,7 @@ func (e *edge[T]) allocate(receivers, capacity int) {
 // writer is the sending end of an edge in one subtask: it batches records per receiver.
 type writer[T any] struct {
 	e     *edge[T]
+	m     *subtaskMetrics
 	from  int
 	done  <-chan struct{}
 	bufs  [][]engine.Record[T]
@@ -34,15 +37,25 @@ type writer[T any] struct {
 }
 
 func newWriter[T any](e *edge[T], from int, sub *subtask) *writer[T] {
-	return &writer[T]{e: e, from: from, done: sub.run.done, bufs: make([][]engine.Record[T], len(e.chans)), size: sub.run.job.opts.BatchSize}
+	return &writer[T]{e: e, m: sub.m, from: from, done: sub.run.done, bufs: make([][]engine.Record[T], len(e.chans)), size: sub.run.job.opts.BatchSize}
 }
 
+// send delivers a message, waiting while the receiver's channel is full; that wait is
+// the subtask's backpressured time.
 func (w *writer[T]) send(i int, m engine.Message[T]) {
+	w.m.recordsOut.Add(int64(len(m.Records)))
+	select {
+	case w.e.chans[i] <- m:
+		return
+	default:
+	}
+	start := time.Now()
 	select {
 	case w.e.chans[i] <- m:
 	case <-w.done:
 		panic(errAborted)
 	}
+	w.m.backNs.Add(int64(time.Since(start)))
 }
 
 func (w *writer[T]) record(v T, ts int64) {
@@ -113,6 +126,7 @@ func (w *writer[T]) end() {
 // inputs: the subtask's watermark is the minimum over the senders not idle, and it ends
 // when every sender has ended.
 type gate struct {
+	m       *subtaskMetrics
 	tracker *engine.WatermarkTracker
 	senders int
 	ended   int
@@ -120,8 +134,13 @@ type gate struct {
 	onEnd   func()
 }
 
-func newGate(senders int, onWM func(int64), onEnd func()) *gate {
-	return &gate{tracker: engine.NewWatermarkTracker(senders), senders: senders, onWM: onWM, onEnd: onEnd}
+func newGate(m *subtaskMetrics, senders int, onWM func(int64), onEnd func()) *gate {
+	g := &gate{m: m, tracker: engine.NewWatermarkTracker(senders), senders: senders, onEnd: onEnd}
+	g.onWM = func(wm int64) {
+		m.watermark.Store(wm)
+		onWM(wm)
+	}
+	return g
 }
 
 // control handles a non-data message from sender from and reports whether every sender
@@ -160,13 +179,14 @@ type input[T any] struct {
 	rec    func(v T, ts int64)
 }
 
-func newInput[T any](ch <-chan engine.Message[T], senders int, out collector[T]) *input[T] {
-	return &input[T]{ch: ch, g: newGate(senders, out.watermark, out.end), rec: out.record}
+func newInput[T any](sub *subtask, ch <-chan engine.Message[T], senders int, out collector[T]) *input[T] {
+	return &input[T]{ch: ch, g: newGate(sub.m, senders, out.watermark, out.end), rec: out.record}
 }
 
 // handle processes one message and reports whether every sender of the gate has ended.
 func (in *input[T]) handle(m engine.Message[T]) bool {
 	if m.Kind == engine.Data {
+		in.g.m.recordsIn.Add(int64(len(m.Records)))
 		in.g.tracker.Activate(in.offset + m.From)
 		for i := range m.Records {
 			r := &m.Records[i]

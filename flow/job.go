@@ -16,8 +16,12 @@ type Job struct {
 	name     string
 	opts     JobOptions
 	vertices []*vertex
+	edges    []EdgeStatus
 	errs     []error
 	names    map[string]bool
+
+	statusMu sync.Mutex
+	current  *jobRun
 }
 
 // JobOptions tune a job; the zero value picks the defaults.
@@ -92,6 +96,14 @@ type vertex struct {
 	task func(r *run, i int) func() error
 	// sides are the side-output streams of the vertex's operators, by tag name.
 	sides map[string]sideBuilder
+	// chained names the operators that run inside the vertex's subtasks.
+	chained []string
+	// metrics of the current run, one per subtask
+	metrics []*subtaskMetrics
+}
+
+func (j *Job) addEdge(from, to *vertex, partitioning string) {
+	j.edges = append(j.edges, EdgeStatus{From: from.name, To: to.name, Partitioning: partitioning})
 }
 
 func (j *Job) addVertex(name string, parallelism int) *vertex {
@@ -126,6 +138,17 @@ func Run(ctx context.Context, j *Job) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &run{job: j, ctx: ctx, done: ctx.Done()}
+	obs := &jobRun{state: JobRunning, started: time.Now(), metrics: map[*vertex][]*subtaskMetrics{}}
+	for _, v := range j.vertices {
+		v.metrics = make([]*subtaskMetrics, v.parallelism)
+		for i := range v.metrics {
+			v.metrics[i] = newSubtaskMetrics()
+		}
+		obs.metrics[v] = v.metrics
+	}
+	j.statusMu.Lock()
+	j.current = obs
+	j.statusMu.Unlock()
 	for _, v := range j.vertices {
 		if v.prepare != nil {
 			v.prepare(j.opts.ChannelCapacity)
@@ -133,22 +156,42 @@ func Run(ctx context.Context, j *Job) error {
 	}
 	var tasks []func() error
 	var names []string
+	var taskMetrics []*subtaskMetrics
 	for _, v := range j.vertices {
 		for i := 0; i < v.parallelism; i++ {
 			name := fmt.Sprintf("%s[%d]", v.name, i)
 			var task func() error
 			if err := protect(func() error { task = v.task(r, i); return nil }); err != nil {
+				obs.mu.Lock()
+				obs.state, obs.err = JobFailed, err.Error()
+				obs.mu.Unlock()
 				return fmt.Errorf("job %q: start %s: %w", j.name, name, err)
 			}
 			tasks = append(tasks, task)
 			names = append(names, name)
+			taskMetrics = append(taskMetrics, v.metrics[i])
 		}
 	}
 	var wg sync.WaitGroup
+	finish := func(err error) error {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		obs.finished = time.Now()
+		switch {
+		case err == nil:
+			obs.state = JobFinished
+		case errors.Is(err, context.Canceled):
+			obs.state = JobCanceled
+		default:
+			obs.state, obs.err = JobFailed, err.Error()
+		}
+		return err
+	}
 	for k, task := range tasks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { taskMetrics[k].finished.Store(time.Now().UnixNano()) }()
 			if err := protect(task); err != nil {
 				cancel(fmt.Errorf("%s: %w", names[k], err))
 			}
@@ -156,9 +199,9 @@ func Run(ctx context.Context, j *Job) error {
 	}
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil {
-		return fmt.Errorf("job %q: %w", j.name, cause)
+		return finish(fmt.Errorf("job %q: %w", j.name, cause))
 	}
-	return nil
+	return finish(nil)
 }
 
 // protect runs task, turning a panic in user code into an error.

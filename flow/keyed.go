@@ -84,12 +84,13 @@ func keyedVertex[K comparable, T, U any](ks *KeyedStream[K, T], name string, par
 	e := &edge[T]{senders: ks.in.v.parallelism, route: func(x T, n int) int {
 		return engine.SubtaskOf(engine.KeyGroup(hash(key(x)), maxPar), maxPar, n)
 	}}
+	j.addEdge(ks.in.v, v, "hash")
 	ks.in.addConsumer(func(sub *subtask) collector[T] { return newWriter(e, sub.index, sub) })
 	v.prepare = func(capacity int) { e.allocate(parallelism, capacity) }
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		op := newOp(sub, out.collectorFor(sub))
-		in := newInput(e.chans[i], e.senders, op)
+		in := newInput(sub, e.chans[i], e.senders, op)
 		return func() error { return runInput(sub, in) }
 	}
 	return out

@@ -79,6 +79,13 @@ func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out]) *keye
 	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism}
 	c.ctx = keyedCtx[K, Out]{rt: c.rt, sub: sub, out: out, eventT: &c.eventT, procT: &c.procT, watermark: &c.wm}
 	sub.onTime = append(sub.onTime, c.processingTime)
+	sub.stateSizes = append(sub.stateSizes, func() int {
+		n := c.eventT.Len() + c.procT.Len()
+		for _, s := range c.rt.states {
+			n += s.entries()
+		}
+		return n
+	})
 	return c
 }
 

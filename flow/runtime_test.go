@@ -3,6 +3,8 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,4 +104,41 @@ func TestBackpressureBoundsRecordsInFlight(t *testing.T) {
 	close(release)
 	cancel()
 	<-done
+}
+
+func TestStatusReportsGraphAndCounts(t *testing.T) {
+	var in []event
+	for i := 0; i < 5000; i++ {
+		in = append(in, event{Key: string(rune('a' + i%10)), Value: i, Time: int64(i)})
+	}
+	job := flow.NewJob("status", flow.JobOptions{Parallelism: 2})
+	src := flow.FromSlice(job, "events", in, flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.Monotonous()})
+	odd := flow.Filter(src, "odd", func(e event) bool { return e.Value%2 == 1 })
+	sums := flow.WindowAggregate(flow.KeyBy(odd, func(e event) string { return e.Key }), "sum", flow.Tumbling(time.Second), flow.Count[event]())
+	flow.Collect(sums)
+	if st := job.Status(); st.State != flow.JobCreated {
+		t.Fatalf("before Run: %s", st.State)
+	}
+	if err := flow.Run(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	st := job.Status()
+	if st.State != flow.JobFinished || len(st.Operators) != 2 || len(st.Edges) != 1 || st.Edges[0].Partitioning != "hash" {
+		t.Fatalf("status %+v", st)
+	}
+	srcOp, winOp := st.Operators[0], st.Operators[1]
+	if srcOp.Subtasks[0].RecordsIn != 5000 || srcOp.Subtasks[0].RecordsOut != 2500 {
+		t.Fatalf("source in %d out %d", srcOp.Subtasks[0].RecordsIn, srcOp.Subtasks[0].RecordsOut)
+	}
+	var in2, out2 int64
+	for _, s := range winOp.Subtasks {
+		in2 += s.RecordsIn
+		out2 += s.RecordsOut
+		if s.Watermark != math.MaxInt64 {
+			t.Fatalf("window subtask ended at watermark %d", s.Watermark)
+		}
+	}
+	if in2 != 2500 || out2 != 25 || !slices.Equal(srcOp.Chained, []string{"odd"}) {
+		t.Fatalf("windows in %d out %d, chained %v", in2, out2, srcOp.Chained)
+	}
 }

@@ -3,6 +3,8 @@ package flow
 import (
 	"fmt"
 	"time"
+
+	"github.com/eddy-streams/eddy/internal/engine"
 )
 
 // SideOutput names a second output of an operator, such as the records a window
@@ -67,18 +69,34 @@ func runInput[T any](sub *subtask, in *input[T]) error {
 	}
 	clock := sub.clock()
 	for {
+		var m engine.Message[T]
 		select {
-		case m := <-in.ch:
-			if in.handle(m) {
+		case m = <-in.ch:
+		default:
+			// Nothing queued: the time until something arrives is idle time.
+			start := time.Now()
+			select {
+			case m = <-in.ch:
+			case <-tick:
+				sub.m.idleNs.Add(int64(time.Since(start)))
+				sub.tick(clock)
+				continue
+			case <-sub.run.done:
 				return nil
 			}
-		case <-tick:
-			now := clock.NowMillis()
-			for _, f := range sub.onTime {
-				f(now)
-			}
-		case <-sub.run.done:
+			sub.m.idleNs.Add(int64(time.Since(start)))
+		}
+		if in.handle(m) {
 			return nil
 		}
+		sub.publish()
+	}
+}
+
+// tick runs the chained operators' processing-time callbacks.
+func (sub *subtask) tick(clock Clock) {
+	now := clock.NowMillis()
+	for _, f := range sub.onTime {
+		f(now)
 	}
 }

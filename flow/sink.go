@@ -22,7 +22,8 @@ type Collected[T any] struct {
 // Collect gathers s's records; read them after Run returns.
 func Collect[T any](s *Stream[T]) *Collected[T] {
 	c := &Collected[T]{}
-	s.addConsumer(func(*subtask) collector[T] { return (*collectSink[T])(c) })
+	s.v.chained = append(s.v.chained, "collect")
+	s.addConsumer(func(sub *subtask) collector[T] { return counted(sub, (*collectSink[T])(c)) })
 	return c
 }
 
@@ -58,7 +59,23 @@ func (c *collectSink[T]) end()            {}
 // Sink calls write for every record of s in the subtask that produces it; an error fails
 // the job.
 func Sink[T any](s *Stream[T], name string, write func(v T, ts int64) error) {
-	s.addConsumer(func(*subtask) collector[T] { return &funcSink[T]{name: name, write: write} })
+	s.v.chained = append(s.v.chained, name)
+	s.addConsumer(func(sub *subtask) collector[T] { return counted(sub, &funcSink[T]{name: name, write: write}) })
+}
+
+// counted counts the records a sink receives as the subtask's output.
+func counted[T any](sub *subtask, c collector[T]) collector[T] {
+	return &countingSink[T]{collector: c, m: sub.m}
+}
+
+type countingSink[T any] struct {
+	collector[T]
+	m *subtaskMetrics
+}
+
+func (c *countingSink[T]) record(v T, ts int64) {
+	c.m.recordsOut.Add(1)
+	c.collector.record(v, ts)
 }
 
 type funcSink[T any] struct {
@@ -100,6 +117,7 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	out := newStream[T](j, v)
 	e := &edge[T]{}
 	for _, s := range streams {
+		j.addEdge(s.v, v, "rebalance")
 		offset := e.senders
 		e.senders += s.v.parallelism
 		s.addConsumer(func(sub *subtask) collector[T] { return newWriter(e, offset+sub.index, sub) })
@@ -107,7 +125,7 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	v.prepare = func(capacity int) { e.allocate(parallelism, capacity) }
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
-		in := newInput(e.chans[i], e.senders, out.collectorFor(sub))
+		in := newInput(sub, e.chans[i], e.senders, out.collectorFor(sub))
 		return func() error { return runInput(sub, in) }
 	}
 	return out
@@ -124,12 +142,13 @@ type Writer[T any] interface {
 
 // SinkTo writes s with one Writer per producing subtask, made by open.
 func SinkTo[T any](s *Stream[T], name string, open func(subtask, parallelism int) (Writer[T], error)) {
+	s.v.chained = append(s.v.chained, name)
 	s.addConsumer(func(sub *subtask) collector[T] {
 		w, err := open(sub.index, sub.parallelism)
 		if err != nil {
 			panic(failure{fmt.Errorf("sink %s: open: %w", name, err)})
 		}
-		return &writerSink[T]{name: name, w: w}
+		return counted(sub, collector[T](&writerSink[T]{name: name, w: w}))
 	})
 }
 

@@ -113,6 +113,7 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 	var v T
 	for n := 1; ; n++ {
 		if !next(&v) {
+			sub.m.recordsIn.Add(int64((n - 1) % batch))
 			break
 		}
 		t := NoTimestamp
@@ -122,6 +123,7 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 		}
 		out.record(v, t)
 		if n%batch == 0 {
+			sub.m.recordsIn.Add(int64(batch))
 			select {
 			case <-sub.run.done:
 				return nil
@@ -129,6 +131,7 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 			}
 			if wm := opts.Watermarks.watermarkFor(maxTime); wm > emitted {
 				emitted = wm
+				sub.m.watermark.Store(wm)
 				out.watermark(wm)
 			}
 		}
@@ -165,7 +168,7 @@ func FromSource[T any](j *Job, name string, parallelism int, src Source[T]) *Str
 	s := newStream[T](j, v)
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
-		out := &sourceOutput[T]{out: s.collectorFor(sub), wm: engine.MinWatermark}
+		out := &sourceOutput[T]{out: s.collectorFor(sub), wm: engine.MinWatermark, m: sub.m}
 		return func() error {
 			if err := src.Run(r.ctx, i, parallelism, out); err != nil {
 				return err
@@ -184,13 +187,18 @@ func FromSource[T any](j *Job, name string, parallelism int, src Source[T]) *Str
 type sourceOutput[T any] struct {
 	out collector[T]
 	wm  int64
+	m   *subtaskMetrics
 }
 
-func (o *sourceOutput[T]) Emit(v T, ts int64) { o.out.record(v, ts) }
+func (o *sourceOutput[T]) Emit(v T, ts int64) {
+	o.m.recordsIn.Add(1)
+	o.out.record(v, ts)
+}
 
 func (o *sourceOutput[T]) Watermark(wm int64) {
 	if wm > o.wm {
 		o.wm = wm
+		o.m.watermark.Store(wm)
 		o.out.watermark(wm)
 	}
 }

@@ -89,10 +89,28 @@ type subtask struct {
 	onTime []func(now int64)
 	// sides are the receivers of the vertex's side outputs, by tag name.
 	sides map[string]sideCollector
+	m     *subtaskMetrics
+	// stateSizes report the entries of the state the chained operators keep.
+	stateSizes []func() int
+	polls      int
+}
+
+// publish refreshes the subtask's state-size metric now and then; only the subtask's
+// goroutine may look at its state.
+func (sub *subtask) publish() {
+	sub.polls++
+	if sub.polls%64 != 0 || len(sub.stateSizes) == 0 {
+		return
+	}
+	n := 0
+	for _, f := range sub.stateSizes {
+		n += f()
+	}
+	sub.m.stateEntries.Store(int64(n))
 }
 
 func newSubtask(r *run, v *vertex, i int) *subtask {
-	sub := &subtask{run: r, index: i, parallelism: v.parallelism}
+	sub := &subtask{run: r, index: i, parallelism: v.parallelism, m: v.metrics[i]}
 	if len(v.sides) > 0 {
 		sub.sides = map[string]sideCollector{}
 		for name, b := range v.sides {

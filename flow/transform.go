@@ -3,6 +3,7 @@ package flow
 // Map applies f to every record. It runs chained in the subtasks that produce s.
 func Map[T, U any](s *Stream[T], name string, f func(T) U) *Stream[U] {
 	out := newStream[U](s.job, s.v)
+	s.v.chained = append(s.v.chained, name)
 	s.addConsumer(func(sub *subtask) collector[T] {
 		return &mapOp[T, U]{f: f, out: out.collectorFor(sub)}
 	})
@@ -22,6 +23,7 @@ func (m *mapOp[T, U]) end()                 { m.out.end() }
 // Filter keeps the records for which keep is true.
 func Filter[T any](s *Stream[T], name string, keep func(T) bool) *Stream[T] {
 	out := newStream[T](s.job, s.v)
+	s.v.chained = append(s.v.chained, name)
 	s.addConsumer(func(sub *subtask) collector[T] {
 		return &filterOp[T]{keep: keep, out: out.collectorFor(sub)}
 	})
@@ -45,6 +47,7 @@ func (f *filterOp[T]) end()               { f.out.end() }
 // FlatMap calls f for every record; f emits any number of results through emit.
 func FlatMap[T, U any](s *Stream[T], name string, f func(v T, emit func(U))) *Stream[U] {
 	out := newStream[U](s.job, s.v)
+	s.v.chained = append(s.v.chained, name)
 	s.addConsumer(func(sub *subtask) collector[T] {
 		op := &flatMapOp[T, U]{f: f, out: out.collectorFor(sub)}
 		op.emit = func(u U) { op.out.record(u, op.ts) }

@@ -214,6 +214,7 @@ func windowOperator[K comparable, In, Acc, Out any](ks *KeyedStream[K, In], name
 	out := keyedVertex(ks, name, o.Parallelism, func(sub *subtask, out collector[Out]) collector[In] {
 		op := newWindowOp(w, logic, o, ks.key, out, sub.clock())
 		op.sub = sub
+		sub.stateSizes = append(sub.stateSizes, func() int { return len(op.state) })
 		if c, ok := sub.sides[o.LateData.name].(collector[In]); ok && o.LateData.name != "" {
 			op.late = c
 		}
