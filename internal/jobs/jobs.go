@@ -1,0 +1,240 @@
+// Package jobs runs stream-processing jobs inside the eddy server: jobs written in Go
+// with package flow and compiled into the binary register here by name (built-in jobs),
+// and the server starts, lists, describes and stops instances of them.
+//
+// A job instance lives as long as the server process: it is not restarted after the
+// server restarts. Recovery from checkpoints is not built yet.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/internal/apierr"
+	"github.com/eddy-streams/eddy/internal/streams"
+)
+
+// Env is what a built-in job may use to build itself.
+type Env struct {
+	Streams *streams.Service
+	Logger  *slog.Logger
+}
+
+// Builtin is a job compiled into the binary.
+type Builtin struct {
+	Name        string
+	Description string
+	// Args lists the arguments Build understands, with their meaning.
+	Args []Arg
+	// Build makes the job graph from validated arguments.
+	Build func(env Env, args map[string]string) (*flow.Job, error)
+}
+
+// Arg describes one argument of a built-in job.
+type Arg struct {
+	Name     string
+	Help     string
+	Required bool
+	Default  string
+}
+
+// Manager starts and tracks job instances.
+type Manager struct {
+	env      Env
+	builtins map[string]Builtin
+
+	mu   sync.Mutex
+	jobs map[string]*instance
+}
+
+type instance struct {
+	name    string
+	builtin string
+	args    map[string]string
+	job     *flow.Job
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+}
+
+// Info summarises a job instance.
+type Info struct {
+	Name    string
+	Builtin string
+	Args    map[string]string
+	Status  flow.JobStatus
+}
+
+// NewManager returns a manager that knows the given built-in jobs.
+func NewManager(env Env, builtins ...Builtin) *Manager {
+	m := &Manager{env: env, builtins: map[string]Builtin{}, jobs: map[string]*instance{}}
+	for _, b := range builtins {
+		m.builtins[b.Name] = b
+	}
+	return m
+}
+
+// Builtins lists the jobs that can be started, by name.
+func (m *Manager) Builtins() []Builtin {
+	out := make([]Builtin, 0, len(m.builtins))
+	for _, b := range m.builtins {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// Start builds a built-in job with args and runs it under name.
+func (m *Manager) Start(name, builtin string, args map[string]string) (Info, error) {
+	if !jobNameRE.MatchString(name) {
+		return Info{}, apierr.New(apierr.Invalid, "InvalidJobName", "job name %q is invalid: use 1 to 128 letters, digits, '_' or '-', starting with a letter or digit", name)
+	}
+	b, ok := m.builtins[builtin]
+	if !ok {
+		names := make([]string, 0, len(m.builtins))
+		for n := range m.builtins {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return Info{}, apierr.New(apierr.NotFound, "BuiltinNotFound", "no built-in job %q; built-in jobs: %s", builtin, strings.Join(names, ", "))
+	}
+	full, err := resolveArgs(b, args)
+	if err != nil {
+		return Info{}, err
+	}
+	m.mu.Lock()
+	if old, ok := m.jobs[name]; ok {
+		select {
+		case <-old.done:
+		default:
+			m.mu.Unlock()
+			return Info{}, apierr.New(apierr.Conflict, "JobExists", "job %q is already running; stop it first", name)
+		}
+	}
+	m.mu.Unlock()
+	job, err := b.Build(m.env, full)
+	if err != nil {
+		if _, ok := apierr.As(err); ok {
+			return Info{}, err
+		}
+		return Info{}, apierr.New(apierr.Invalid, "InvalidJob", "build job %s: %v", builtin, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{name: name, builtin: builtin, args: full, job: job, cancel: cancel, done: make(chan struct{})}
+	m.mu.Lock()
+	m.jobs[name] = inst
+	m.mu.Unlock()
+	go func() {
+		defer close(inst.done)
+		inst.err = flow.Run(ctx, job)
+		switch {
+		case inst.err == nil:
+			m.env.Logger.Info("job finished", "job", name)
+		case errors.Is(inst.err, context.Canceled):
+			m.env.Logger.Info("job stopped", "job", name)
+		default:
+			m.env.Logger.Error("job failed", "job", name, "err", inst.err)
+		}
+	}()
+	m.env.Logger.Info("job started", "job", name, "builtin", builtin)
+	return inst.info(), nil
+}
+
+func resolveArgs(b Builtin, args map[string]string) (map[string]string, error) {
+	known := map[string]Arg{}
+	full := map[string]string{}
+	for _, a := range b.Args {
+		known[a.Name] = a
+		if a.Default != "" {
+			full[a.Name] = a.Default
+		}
+	}
+	for k, v := range args {
+		if _, ok := known[k]; !ok {
+			return nil, apierr.New(apierr.Invalid, "UnknownArgument", "built-in job %s has no argument %q", b.Name, k)
+		}
+		full[k] = v
+	}
+	for _, a := range b.Args {
+		if a.Required && full[a.Name] == "" {
+			return nil, apierr.New(apierr.Invalid, "MissingArgument", "built-in job %s needs argument %q: %s", b.Name, a.Name, a.Help)
+		}
+	}
+	return full, nil
+}
+
+func (i *instance) info() Info {
+	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status()}
+}
+
+// List returns every job instance the server ran since it started, by name.
+func (m *Manager) List() []Info {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Info, 0, len(m.jobs))
+	for _, i := range m.jobs {
+		out = append(out, i.info())
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// Describe returns one job instance.
+func (m *Manager) Describe(name string) (Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.jobs[name]
+	if !ok {
+		return Info{}, apierr.New(apierr.NotFound, "JobNotFound", "job %q does not exist", name)
+	}
+	return i.info(), nil
+}
+
+// Stop cancels a running job and waits until every subtask has stopped.
+func (m *Manager) Stop(ctx context.Context, name string) (Info, error) {
+	m.mu.Lock()
+	i, ok := m.jobs[name]
+	m.mu.Unlock()
+	if !ok {
+		return Info{}, apierr.New(apierr.NotFound, "JobNotFound", "job %q does not exist", name)
+	}
+	i.cancel()
+	select {
+	case <-i.done:
+	case <-ctx.Done():
+		return Info{}, apierr.New(apierr.Unavailable, "StopTimeout", "job %q did not stop before the request ended", name)
+	}
+	return i.info(), nil
+}
+
+// Close stops every job, waiting up to timeout.
+func (m *Manager) Close(timeout time.Duration) {
+	m.mu.Lock()
+	all := make([]*instance, 0, len(m.jobs))
+	for _, i := range m.jobs {
+		all = append(all, i)
+	}
+	m.mu.Unlock()
+	deadline := time.After(timeout)
+	for _, i := range all {
+		i.cancel()
+	}
+	for _, i := range all {
+		select {
+		case <-i.done:
+		case <-deadline:
+			m.env.Logger.Warn("job did not stop in time", "job", i.name)
+			return
+		}
+	}
+}

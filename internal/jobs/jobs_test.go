@@ -1,0 +1,95 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/internal/apierr"
+	"github.com/eddy-streams/eddy/internal/jobs"
+	"github.com/eddy-streams/eddy/internal/natslog"
+	"github.com/eddy-streams/eddy/internal/streams"
+)
+
+func TestWindowCountJobRunsAndStops(t *testing.T) {
+	ctx := context.Background()
+	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncInterval, FsyncInterval: time.Second, MaxStore: 1 << 30, MaxMemory: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := streams.Open(log.Conn, streams.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { svc.Close(); _ = log.Close() }()
+	m := jobs.NewManager(jobs.Env{Streams: svc, Logger: slog.New(slog.DiscardHandler)}, jobs.Builtins()...)
+	defer m.Close(5 * time.Second)
+	if _, err := svc.Create(ctx, "clicks", streams.Config{Shards: 2}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Start("counts", "window-count", map[string]string{"from": "clicks"})
+	if apierr.CodeOf(err) != "MissingArgument" {
+		t.Fatalf("missing argument: %v", err)
+	}
+	_, err = m.Start("counts", "window-count", map[string]string{"from": "clicks", "to": "x", "bogus": "1"})
+	if apierr.CodeOf(err) != "UnknownArgument" {
+		t.Fatalf("unknown argument: %v", err)
+	}
+	if _, err := m.Start("counts", "window-count", map[string]string{"from": "clicks", "to": "click-counts", "window": "200ms", "start": "TRIM_HORIZON"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start("counts", "window-count", map[string]string{"from": "clicks", "to": "click-counts"}); apierr.CodeOf(err) != "JobExists" {
+		t.Fatalf("second start: %v", err)
+	}
+	put := func(keys ...string) {
+		var recs []streams.Record
+		for _, k := range keys {
+			recs = append(recs, streams.Record{PartitionKey: k, Data: []byte("x")})
+		}
+		if _, err := svc.Put(ctx, "clicks", recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "a", "b")
+	deadline := time.Now().Add(20 * time.Second)
+	var counts []map[string]any
+	for len(counts) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no window results after 20s: %+v", m.List())
+		}
+		time.Sleep(250 * time.Millisecond)
+		put("c") // later records move the watermark past the first window
+		counts = nil
+		it, err := svc.NewIterator(ctx, "click-counts", "", streams.Start{Kind: streams.TrimHorizon})
+		if err != nil {
+			continue
+		}
+		recs, _, _ := it.Next(ctx, 100, 0)
+		for _, r := range recs {
+			var c map[string]any
+			if err := json.Unmarshal(r.Data, &c); err != nil {
+				t.Fatal(err)
+			}
+			if c["key"] != "c" {
+				counts = append(counts, c)
+			}
+		}
+	}
+	byKey := map[any]float64{}
+	for _, c := range counts {
+		byKey[c["key"]] += c["count"].(float64)
+	}
+	if byKey["a"] != 2 || byKey["b"] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+	info, err := m.Stop(ctx, "counts")
+	if err != nil || info.Status.State != flow.JobCanceled {
+		t.Fatalf("stop: %v %s", err, info.Status.State)
+	}
+	if len(info.Status.Operators) != 2 || info.Status.Operators[0].Subtasks[0].RecordsIn == 0 {
+		t.Fatalf("status %+v", info.Status)
+	}
+}
