@@ -94,7 +94,9 @@ var streamFilter = Builtin{
 		kept := flow.Filter(in, "contains", func(r rec) bool { return strings.Contains(string(r.data), string(needle)) })
 		flow.SinkTo(kept, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[rec]{
 			Service: env.Streams, Stream: args["to"],
-			Encode:  func(r rec, _ int64) (streams.Record, error) { return streams.Record{PartitionKey: r.key, Data: r.data}, nil },
+			Encode: func(r rec, _ int64) (streams.Record, error) {
+				return streams.Record{PartitionKey: r.key, Data: r.data}, nil
+			},
 		}))
 		return job, nil
 	},
