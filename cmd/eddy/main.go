@@ -23,6 +23,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newBenchCmd())
 	return root
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/config"
+	"github.com/eddy-streams/eddy/internal/jobs"
 	"github.com/eddy-streams/eddy/internal/natslog"
 	"github.com/eddy-streams/eddy/internal/server"
 	"github.com/eddy-streams/eddy/internal/streams"
@@ -63,7 +64,7 @@ func newLogger(cfg config.Config) *slog.Logger {
 }
 
 // serve runs the server until ctx ends, then shuts down in order: stop taking requests
-// and drain those in flight, flush the shard writers, close the log.
+// and drain those in flight, stop the jobs, flush the shard writers, close the log.
 func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byte) (int, error) }) error {
 	logger := newLogger(cfg)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -119,9 +120,14 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		return err
 	}
 	defer svc.Close()
+	jobManager := jobs.NewManager(jobs.Env{Streams: svc, Logger: logger.With("component", "jobs")}, jobs.Builtins()...)
+	// Jobs read and write streams: deferred after svc.Close, this runs before it, and
+	// after the requests have drained on the normal path below.
+	defer jobManager.Close(cfg.ShutdownTimeout)
 
 	srv := server.New(server.Options{
 		Streams:    svc,
+		Jobs:       jobManager,
 		Auth:       tokens,
 		Registerer: reg,
 		Gatherer:   reg,
@@ -166,7 +172,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		logger.Warn("drain requests", "err", err)
 		cancelRequests()
 	}
-	logger.Info("requests drained; flushing shard writers and closing the log")
+	logger.Info("requests drained; stopping jobs, flushing shard writers and closing the log")
 	return nil
 }
 

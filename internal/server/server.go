@@ -37,7 +37,9 @@ type Authenticator interface {
 // Options are the server's dependencies.
 type Options struct {
 	Streams StreamsAPI
-	Auth    Authenticator
+	// Jobs runs built-in jobs; nil leaves out the job endpoints and metrics.
+	Jobs JobsAPI
+	Auth Authenticator
 	// Registerer receives the HTTP metrics and Gatherer serves /metrics; either may be
 	// nil to skip it.
 	Registerer prometheus.Registerer
@@ -101,6 +103,9 @@ func New(opts Options) *Server {
 	s.handle("GET /v1/streams/{name}/records", true, s.getRecords)
 	s.handle("POST /v1/streams/{name}/iterators", true, s.getIterator)
 	s.handle("GET /v1/streams/{name}/subscribe", true, s.subscribe)
+	if opts.Jobs != nil {
+		s.routeJobs(opts.Jobs)
+	}
 	return s
 }
 

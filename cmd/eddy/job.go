@@ -1,0 +1,276 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eddy-streams/eddy/internal/server/wire"
+)
+
+func newJobCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "job",
+		Short: "Start, inspect and stop stream-processing jobs on a running eddy server",
+		Long: `Start, inspect and stop stream-processing jobs on a running eddy server.
+A job is an instance of a built-in job (one compiled into the server; see
+'eddy job builtins') running under a name you choose. Jobs live as long as the
+server process: they are not restarted when it restarts.`,
+		Args: cobra.NoArgs,
+	}
+	cf := addClientFlags(cmd)
+	cmd.AddCommand(
+		newJobBuiltinsCmd(cf),
+		newJobStartCmd(cf),
+		newJobListCmd(cf),
+		newJobDescribeCmd(cf),
+		newJobStopCmd(cf),
+	)
+	return cmd
+}
+
+func newJobBuiltinsCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "builtins",
+		Short: "List the built-in jobs the server can start, with their arguments",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			list, err := c.ListBuiltins(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.json() {
+				return writeJSON(out, wire.ListBuiltinsResponse{Builtins: list})
+			}
+			for i, b := range list {
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "%s: %s\n", b.Name, b.Description)
+				tw := newTable(out)
+				fmt.Fprintln(tw, "  ARG\tDEFAULT\tHELP")
+				for _, a := range b.Args {
+					def := a.Default
+					switch {
+					case a.Required:
+						def = "(required)"
+					case def == "":
+						def = "-"
+					}
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.Name, def, a.Help)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newJobStartCmd(cf *clientFlags) *cobra.Command {
+	var (
+		builtin string
+		args    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "start NAME --builtin BUILTIN [--arg KEY=VALUE ...]",
+		Short: "Start a built-in job under a name",
+		Long: `Start a built-in job under a name. Give each argument of the built-in job
+with --arg KEY=VALUE; 'eddy job builtins' lists them with their defaults. The
+name is free again once the job has stopped.`,
+		Example: "  eddy job start click-counts --builtin window-count --arg from=clicks --arg to=click-counts --arg window=1m",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			req := wire.StartJobRequest{Name: names[0], Builtin: builtin, Args: map[string]string{}}
+			for _, a := range args {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--arg %q must be KEY=VALUE", a)
+				}
+				if _, dup := req.Args[k]; dup {
+					return fmt.Errorf("--arg %s is given twice", k)
+				}
+				req.Args[k] = v
+			}
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.StartJob(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return printJob(cmd.OutOrStdout(), cf, d)
+		},
+	}
+	cmd.Flags().StringVar(&builtin, "builtin", "", "built-in job to run (see 'eddy job builtins')")
+	cmd.Flags().StringArrayVar(&args, "arg", nil, "argument of the built-in job as KEY=VALUE; repeat for each")
+	_ = cmd.MarkFlagRequired("builtin")
+	return cmd
+}
+
+func newJobListCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List the jobs the server has run since it started",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			list, err := c.ListJobs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.json() {
+				return writeJSON(out, wire.ListJobsResponse{Jobs: list})
+			}
+			tw := newTable(out)
+			fmt.Fprintln(tw, "NAME\tBUILTIN\tSTATE\tSTARTED\tOPERATORS\tRECORDS IN\tRECORDS OUT")
+			for _, j := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", j.Name, j.Builtin, j.State, fmtTime(j.Started), j.Operators, j.RecordsIn, j.RecordsOut)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newJobDescribeCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a job's state, graph and what each operator subtask is doing",
+		Long: `Show a job's state, arguments and graph, then one row per operator subtask:
+records in and out, records per second since the server's previous look at the
+job (at least a second earlier), how far its event-time watermark lags the wall
+clock, the share of that time it was busy and backpressured (waiting for a full
+downstream channel), and the state entries it holds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.DescribeJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJob(cmd.OutOrStdout(), cf, d)
+		},
+	}
+}
+
+func newJobStopCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop NAME",
+		Short: "Stop a job and wait until it has stopped",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.StopJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJob(cmd.OutOrStdout(), cf, d)
+		},
+	}
+}
+
+// printJob prints a job description: a block of settings, the graph, then a table of
+// operator subtasks.
+func printJob(out io.Writer, cf *clientFlags, d wire.JobDescription) error {
+	if cf.json() {
+		return writeJSON(out, d)
+	}
+	keys := make([]string, 0, len(d.Args))
+	for k := range d.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]string, len(keys))
+	for i, k := range keys {
+		args[i] = k + "=" + d.Args[k]
+	}
+	tw := newTable(out)
+	fmt.Fprintf(tw, "job:\t%s\n", d.Name)
+	fmt.Fprintf(tw, "builtin:\t%s\n", d.Builtin)
+	fmt.Fprintf(tw, "state:\t%s\n", d.State)
+	fmt.Fprintf(tw, "started:\t%s\n", fmtTime(d.Started))
+	fmt.Fprintf(tw, "finished:\t%s\n", fmtTime(d.Finished))
+	if d.Error != "" {
+		fmt.Fprintf(tw, "error:\t%s\n", d.Error)
+	}
+	fmt.Fprintf(tw, "args:\t%s\n", strings.Join(args, " "))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "\noperators:")
+	tw = newTable(out)
+	for _, op := range d.Operators {
+		chained := "-"
+		if len(op.Chained) > 0 {
+			chained = strings.Join(op.Chained, ", ")
+		}
+		fmt.Fprintf(tw, "  %s\tparallelism %d\tchained: %s\n", op.Name, op.Parallelism, chained)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(d.Edges) > 0 {
+		fmt.Fprintln(out, "edges:")
+		tw = newTable(out)
+		for _, e := range d.Edges {
+			fmt.Fprintf(tw, "  %s -> %s\t%s\n", e.From, e.To, e.Partitioning)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	if len(d.Operators) == 0 || len(d.Operators[0].Subtasks) == 0 {
+		return nil // not running yet: no subtasks to show
+	}
+	fmt.Fprintln(out)
+	tw = newTable(out)
+	fmt.Fprintln(tw, "OPERATOR\tSUBTASK\tIN\tOUT\tIN/S\tOUT/S\tWATERMARK LAG\tBUSY\tBACKPRESSURED\tSTATE ENTRIES")
+	for _, op := range d.Operators {
+		for _, s := range op.Subtasks {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\n", op.Name, s.Index, s.RecordsIn, s.RecordsOut,
+				fmtRate(s.RecordsInPerSecond), fmtRate(s.RecordsOutPerSecond), fmtLag(s), fmtPercent(s.BusyFraction), fmtPercent(s.BackpressuredFraction), s.StateEntries)
+		}
+	}
+	return tw.Flush()
+}
+
+func fmtRate(perSecond float64) string { return strconv.FormatFloat(perSecond, 'f', 1, 64) }
+
+func fmtPercent(fraction float64) string { return strconv.FormatFloat(fraction*100, 'f', 0, 64) + "%" }
+
+// fmtLag prints a subtask's watermark lag to the millisecond, "ended" once its input
+// has, and "-" before its first watermark.
+func fmtLag(s wire.Subtask) string {
+	switch {
+	case s.InputEnded:
+		return "ended"
+	case s.WatermarkLagMillis == nil:
+		return "-"
+	}
+	return (time.Duration(*s.WatermarkLagMillis) * time.Millisecond).String()
+}

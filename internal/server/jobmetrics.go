@@ -1,0 +1,91 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/internal/engine"
+)
+
+// jobCollector exports the jobs' status as metrics, read from the manager on each
+// scrape; every series of a subtask carries the labels job, operator and subtask.
+type jobCollector struct {
+	jobs  JobsAPI
+	rates *rateSampler
+	now   func() time.Time
+
+	recordsIn, recordsOut     *prometheus.Desc
+	watermark, watermarkLag   *prometheus.Desc
+	busy, idle, backpressured *prometheus.Desc
+	stateEntries, jobsByState *prometheus.Desc
+}
+
+// jobStates are the states eddy_jobs always reports, so that a dashboard sees zeros.
+var jobStates = []flow.JobState{flow.JobCreated, flow.JobRunning, flow.JobFinished, flow.JobFailed, flow.JobCanceled}
+
+func newJobCollector(api JobsAPI, rates *rateSampler, now func() time.Time) *jobCollector {
+	labels := []string{"job", "operator", "subtask"}
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, labels, nil) }
+	return &jobCollector{
+		jobs: api, rates: rates, now: now,
+		recordsIn:     desc("eddy_job_records_in_total", "Records a job's operator subtask received; for a source, the records it read."),
+		recordsOut:    desc("eddy_job_records_out_total", "Records a job's operator subtask emitted downstream or wrote to its sink."),
+		watermark:     desc("eddy_job_watermark_seconds", "Event-time watermark of a subtask, Unix seconds; +Inf once its input has ended; absent before its first watermark."),
+		watermarkLag:  desc("eddy_job_watermark_lag_seconds", "Wall clock minus the subtask's watermark; absent before its first watermark and once its input has ended."),
+		busy:          desc("eddy_job_busy_seconds_total", "Time a subtask spent working."),
+		idle:          desc("eddy_job_idle_seconds_total", "Time a subtask spent waiting for input."),
+		backpressured: desc("eddy_job_backpressured_seconds_total", "Time a subtask spent waiting for a full downstream channel."),
+		stateEntries:  desc("eddy_job_state_entries", "Keyed and broadcast state entries and open windows a subtask holds."),
+		jobsByState:   prometheus.NewDesc("eddy_jobs", "Jobs the server has run since it started, by state.", []string{"state"}, nil),
+	}
+}
+
+func (c *jobCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.watermark, c.watermarkLag, c.busy, c.idle, c.backpressured, c.stateEntries, c.jobsByState} {
+		ch <- d
+	}
+}
+
+// Collect also samples every job's rates, so that describe measures them over about one
+// scrape interval.
+func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	byState := map[flow.JobState]int{}
+	for _, info := range c.jobs.List() {
+		st := info.Status
+		byState[st.State]++
+		c.rates.sample(info.Name, st, now)
+		for _, op := range st.Operators {
+			for i, sub := range op.Subtasks {
+				labels := []string{info.Name, op.Name, strconv.Itoa(i)}
+				counter := func(d *prometheus.Desc, v float64) {
+					ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+				}
+				gauge := func(d *prometheus.Desc, v float64) {
+					ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+				}
+				counter(c.recordsIn, float64(sub.RecordsIn))
+				counter(c.recordsOut, float64(sub.RecordsOut))
+				counter(c.busy, sub.Busy.Seconds())
+				counter(c.idle, sub.Idle.Seconds())
+				counter(c.backpressured, sub.Backpressured.Seconds())
+				gauge(c.stateEntries, float64(sub.StateEntries))
+				switch wm := sub.Watermark; wm {
+				case engine.MinWatermark:
+				case engine.MaxWatermark:
+					gauge(c.watermark, math.Inf(1))
+				default:
+					gauge(c.watermark, float64(wm)/1e3)
+					gauge(c.watermarkLag, float64(now.UnixMilli()-wm)/1e3)
+				}
+			}
+		}
+	}
+	for _, s := range jobStates {
+		ch <- prometheus.MustNewConstMetric(c.jobsByState, prometheus.GaugeValue, float64(byState[s]), string(s))
+	}
+}
