@@ -79,9 +79,14 @@ func twoInputVertex[K comparable, A, B, Out any](j *Job, name string, parallelis
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		recA, recB, core := newOp(sub, out.collectorFor(sub))
+		mustRestore(sub)
 		g := newGate(sub.m, ea.senders+eb.senders, core.watermark, core.end)
-		a := &input[A]{ch: ea.chans[i], g: g, rec: recA}
-		b := &input[B]{ch: eb.chans[i], offset: ea.senders, g: g, rec: recB}
+		g.onBarrier = func(id int64) {
+			core.barrier(id)
+			sub.checkpoint(id)
+		}
+		a := attachInput(g, &input[A]{ch: ea.chans[i], g: g, rec: recA})
+		b := attachInput(g, &input[B]{ch: eb.chans[i], offset: ea.senders, g: g, rec: recB})
 		return func() error { return runTwoInputs(sub, a, b) }
 	}
 	return out
@@ -118,6 +123,8 @@ func runTwoInputs[A, B any](sub *subtask, a *input[A], b *input[B]) error {
 		case <-tick:
 			sub.m.idleNs.Add(int64(time.Since(start)))
 			sub.tick(clock)
+		case id := <-sub.completed:
+			sub.commit(id)
 		case <-sub.run.done:
 			return nil
 		}

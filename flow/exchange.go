@@ -111,6 +111,13 @@ func (w *writer[T]) idle() {
 	}
 }
 
+func (w *writer[T]) barrier(id int64) {
+	w.flush()
+	for i := range w.e.chans {
+		w.send(i, engine.Message[T]{Kind: engine.Barrier, From: w.from, Checkpoint: id})
+	}
+}
+
 func (w *writer[T]) end() {
 	if w.ended {
 		return
@@ -132,10 +139,22 @@ type gate struct {
 	ended   int
 	onWM    func(wm int64)
 	onEnd   func()
+
+	// Barrier alignment: once a sender's barrier arrives, its later messages wait in
+	// its input's queue until every live sender's barrier has arrived; then the subtask
+	// takes its snapshot and the queued messages are processed.
+	onBarrier func(id int64)
+	blocked   []bool
+	arrived   int
+	aligning  int64
+	inputs    []replayer
 }
 
+// replayer is an input whose queued messages can be processed after an alignment.
+type replayer interface{ replay() bool }
+
 func newGate(m *subtaskMetrics, senders int, onWM func(int64), onEnd func()) *gate {
-	g := &gate{m: m, tracker: engine.NewWatermarkTracker(senders), senders: senders, onEnd: onEnd}
+	g := &gate{m: m, tracker: engine.NewWatermarkTracker(senders), senders: senders, onEnd: onEnd, blocked: make([]bool, senders)}
 	g.onWM = func(wm int64) {
 		m.watermark.Store(wm)
 		onWM(wm)
@@ -157,6 +176,11 @@ func (g *gate) control(kind engine.Kind, from int, wm int64) bool {
 		}
 	case engine.End:
 		g.ended++
+		if g.aligning != 0 && g.arrived == g.senders-g.ended {
+			if g.completeAlignment() {
+				return true
+			}
+		}
 		// An ended sender holds nothing back.
 		w, advanced := g.tracker.Update(from, engine.MaxWatermark)
 		if advanced && (g.ended < g.senders || w == engine.MaxWatermark) {
@@ -170,6 +194,40 @@ func (g *gate) control(kind engine.Kind, from int, wm int64) bool {
 	return false
 }
 
+// barrier handles checkpoint id's barrier from sender from and reports whether every
+// sender has ended (possible while queued messages are replayed).
+func (g *gate) barrier(from int, id int64) bool {
+	if g.aligning != 0 && id != g.aligning {
+		// A barrier of another checkpoint while aligning: the coordinator runs one at a
+		// time, so this is a stale barrier of an aborted checkpoint. Drop it.
+		if id < g.aligning {
+			return false
+		}
+	}
+	g.aligning = id
+	g.blocked[from] = true
+	g.arrived++
+	if g.arrived == g.senders-g.ended {
+		return g.completeAlignment()
+	}
+	return false
+}
+
+func (g *gate) completeAlignment() bool {
+	id := g.aligning
+	g.aligning, g.arrived = 0, 0
+	clear(g.blocked)
+	if g.onBarrier != nil {
+		g.onBarrier(id)
+	}
+	for _, in := range g.inputs {
+		if in.replay() {
+			return true
+		}
+	}
+	return false
+}
+
 // input is one edge into a subtask: its records go to rec, its control messages to the
 // subtask's gate. Sender numbers are offset so that several inputs share one gate.
 type input[T any] struct {
@@ -177,14 +235,45 @@ type input[T any] struct {
 	offset int
 	g      *gate
 	rec    func(v T, ts int64)
+	queue  []engine.Message[T]
 }
 
 func newInput[T any](sub *subtask, ch <-chan engine.Message[T], senders int, out collector[T]) *input[T] {
-	return &input[T]{ch: ch, g: newGate(sub.m, senders, out.watermark, out.end), rec: out.record}
+	g := newGate(sub.m, senders, out.watermark, out.end)
+	g.onBarrier = func(id int64) {
+		out.barrier(id)
+		sub.checkpoint(id)
+	}
+	return attachInput(g, &input[T]{ch: ch, g: g, rec: out.record})
+}
+
+func attachInput[T any](g *gate, in *input[T]) *input[T] {
+	g.inputs = append(g.inputs, in)
+	return in
+}
+
+// replay processes the messages queued during an alignment, in order; those of a sender
+// that a queued barrier blocks again are queued again.
+func (in *input[T]) replay() bool {
+	q := in.queue
+	in.queue = nil
+	for _, m := range q {
+		if in.handle(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // handle processes one message and reports whether every sender of the gate has ended.
 func (in *input[T]) handle(m engine.Message[T]) bool {
+	if in.g.blocked[in.offset+m.From] {
+		in.queue = append(in.queue, m)
+		return false
+	}
+	if m.Kind == engine.Barrier {
+		return in.g.barrier(in.offset+m.From, m.Checkpoint)
+	}
 	if m.Kind == engine.Data {
 		in.g.m.recordsIn.Add(int64(len(m.Records)))
 		in.g.tracker.Activate(in.offset + m.From)

@@ -28,6 +28,7 @@ func (r *recorder[T]) record(v T, ts int64) { r.records = append(r.records, Time
 func (r *recorder[T]) watermark(wm int64)   { r.wms = append(r.wms, wm) }
 func (r *recorder[T]) idle()                {}
 func (r *recorder[T]) end()                 { r.ended = true }
+func (r *recorder[T]) barrier(int64)        {}
 
 func (r *recorder[T]) values() []T {
 	var out []T

@@ -20,8 +20,9 @@ type Job struct {
 	errs     []error
 	names    map[string]bool
 
-	statusMu sync.Mutex
-	current  *jobRun
+	statusMu    sync.Mutex
+	current     *jobRun
+	checkpoints *checkpointStats
 }
 
 // JobOptions tune a job; the zero value picks the defaults.
@@ -40,6 +41,8 @@ type JobOptions struct {
 	Clock Clock
 	// ProcessingTimeTick is how often processing-time timers are checked (default 10 ms).
 	ProcessingTimeTick time.Duration
+	// Checkpoints, when set, saves the job's state periodically and restores it at start.
+	Checkpoints *CheckpointOptions
 }
 
 // Clock tells processing time in Unix milliseconds.
@@ -77,6 +80,17 @@ func NewJob(name string, opts ...JobOptions) *Job {
 	if o.ProcessingTimeTick <= 0 {
 		o.ProcessingTimeTick = 10 * time.Millisecond
 	}
+	if c := o.Checkpoints; c != nil {
+		if c.Store == nil {
+			j.fail(errors.New("checkpoints need a store"))
+		}
+		if c.Interval <= 0 {
+			c.Interval = 10 * time.Second
+		}
+		if c.Retained <= 0 {
+			c.Retained = 3
+		}
+	}
 	return j
 }
 
@@ -100,6 +114,10 @@ type vertex struct {
 	chained []string
 	// metrics of the current run, one per subtask
 	metrics []*subtaskMetrics
+	// source says the vertex starts with a source; index and sourceIndex number its
+	// first subtask among all subtasks and all source subtasks of the job.
+	source             bool
+	index, sourceIndex int
 }
 
 func (j *Job) addEdge(from, to *vertex, partitioning string) {
@@ -121,6 +139,10 @@ type run struct {
 	job  *Job
 	ctx  context.Context
 	done <-chan struct{}
+	// cp coordinates checkpoints, nil when they are off; restored is the checkpoint the
+	// run started from, by operator.
+	cp       *coordinator
+	restored map[string]*restoredVertex
 }
 
 // errAborted unwinds a subtask whose job was cancelled while it waited to send.
@@ -149,6 +171,9 @@ func Run(ctx context.Context, j *Job) error {
 	j.statusMu.Lock()
 	j.current = obs
 	j.statusMu.Unlock()
+	if err := j.prepareCheckpoints(r); err != nil {
+		return fmt.Errorf("job %q: %w", j.name, err)
+	}
 	for _, v := range j.vertices {
 		if v.prepare != nil {
 			v.prepare(j.opts.ChannelCapacity)
@@ -187,11 +212,19 @@ func Run(ctx context.Context, j *Job) error {
 		}
 		return err
 	}
+	if r.cp != nil {
+		go r.cp.run(ctx, func(err error) { cancel(err) })
+	}
 	for k, task := range tasks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { taskMetrics[k].finished.Store(time.Now().UnixNano()) }()
+			defer func() {
+				taskMetrics[k].finished.Store(time.Now().UnixNano())
+				if r.cp != nil {
+					r.cp.finishOnce.Do(func() { close(r.cp.finished) })
+				}
+			}()
 			if err := protect(task); err != nil {
 				cancel(fmt.Errorf("%s: %w", names[k], err))
 			}

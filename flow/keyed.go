@@ -90,6 +90,7 @@ func keyedVertex[K comparable, T, U any](ks *KeyedStream[K, T], name string, par
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		op := newOp(sub, out.collectorFor(sub))
+		mustRestore(sub)
 		in := newInput(sub, e.chans[i], e.senders, op)
 		return func() error { return runInput(sub, in) }
 	}

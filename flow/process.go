@@ -136,6 +136,11 @@ func (c *keyedCore[K, Out]) processingTime(now int64) {
 
 func (c *keyedCore[K, Out]) idle() { c.out.idle() }
 
+func (c *keyedCore[K, Out]) barrier(id int64) {
+	c.out.barrier(id)
+	c.sub.sideBarrier(id)
+}
+
 func (c *keyedCore[K, Out]) end() {
 	if c.onEnd != nil {
 		c.onEnd(c.unkeyed(c.wm))

@@ -54,6 +54,7 @@ type sideBuilder interface {
 type sideCollector interface {
 	watermark(wm int64)
 	end()
+	barrier(id int64)
 }
 
 func (s *Stream[T]) buildSide(sub *subtask) sideCollector { return s.collectorFor(sub) }
@@ -80,6 +81,10 @@ func runInput[T any](sub *subtask, in *input[T]) error {
 			case <-tick:
 				sub.m.idleNs.Add(int64(time.Since(start)))
 				sub.tick(clock)
+				continue
+			case id := <-sub.completed:
+				sub.m.idleNs.Add(int64(time.Since(start)))
+				sub.commit(id)
 				continue
 			case <-sub.run.done:
 				return nil

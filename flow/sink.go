@@ -55,6 +55,7 @@ func (c *collectSink[T]) record(v T, ts int64) {
 func (c *collectSink[T]) watermark(int64) {}
 func (c *collectSink[T]) idle()           {}
 func (c *collectSink[T]) end()            {}
+func (c *collectSink[T]) barrier(int64)    {}
 
 // Sink calls write for every record of s in the subtask that produces it; an error fails
 // the job.
@@ -91,6 +92,7 @@ func (f *funcSink[T]) record(v T, ts int64) {
 func (f *funcSink[T]) watermark(int64) {}
 func (f *funcSink[T]) idle()           {}
 func (f *funcSink[T]) end()            {}
+func (f *funcSink[T]) barrier(int64)    {}
 
 // Print writes every record of s to w, one per line, formatted with %v.
 func Print[T any](s *Stream[T], name string, w io.Writer) {
@@ -126,6 +128,7 @@ func Union[T any](name string, parallelism int, streams ...*Stream[T]) *Stream[T
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		in := newInput(sub, e.chans[i], e.senders, out.collectorFor(sub))
+		mustRestore(sub)
 		return func() error { return runInput(sub, in) }
 	}
 	return out
@@ -166,6 +169,7 @@ func (s *writerSink[T]) check(err error) {
 func (s *writerSink[T]) record(v T, ts int64) { s.check(s.w.Write(v, ts)) }
 func (s *writerSink[T]) watermark(int64)      { s.check(s.w.Flush()) }
 func (s *writerSink[T]) idle()                { s.check(s.w.Flush()) }
+func (s *writerSink[T]) barrier(int64) { s.check(s.w.Flush()) }
 func (s *writerSink[T]) end() {
 	s.check(s.w.Flush())
 	s.check(s.w.Close())

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/gob"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
@@ -95,19 +96,47 @@ func FromGenerator[T any](j *Job, name string, parallelism int, open func(subtas
 		parallelism = 1
 	}
 	v := j.addVertex(name, parallelism)
+	v.source = true
 	s := newStream[T](j, v)
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
 		out := s.collectorFor(sub)
 		next := open(i, parallelism)
-		return func() error { return runSource(sub, next, opts, out) }
+		pos := &sourcePosition{}
+		sub.addSnapshotter("source", pos)
+		mustRestore(sub)
+		return func() error {
+			// Skip what the restored checkpoint says was already read.
+			var v T
+			for n := int64(0); n < pos.Offset; n++ {
+				if !next(&v) {
+					break
+				}
+			}
+			return runSource(sub, next, opts, out, pos)
+		}
 	}
 	return s
 }
 
+// sourcePosition is how many records a generator source's subtask has emitted.
+type sourcePosition struct{ Offset int64 }
+
+func (p *sourcePosition) snapshotState(w *stateWriter) error { return w.put("offset", -1, p.Offset) }
+func (p *sourcePosition) restoreState(r *stateReader) error {
+	return r.each("offset", func(_ int, dec *gob.Decoder) error { return dec.Decode(&p.Offset) })
+}
+
+// mustRestore loads the subtask's state from the checkpoint the run restores.
+func mustRestore(sub *subtask) {
+	if err := sub.restore(); err != nil {
+		panic(failure{err})
+	}
+}
+
 // runSource drives one source subtask: records in batches, a watermark after each batch
 // when it advanced, and the maximum watermark and end when the input is exhausted.
-func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], out collector[T]) error {
+func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], out collector[T], pos *sourcePosition) error {
 	batch := sub.run.job.opts.BatchSize
 	maxTime, emitted := engine.MinWatermark, engine.MinWatermark
 	var v T
@@ -122,11 +151,17 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 			maxTime = max(maxTime, t)
 		}
 		out.record(v, t)
+		pos.Offset++
 		if n%batch == 0 {
 			sub.m.recordsIn.Add(int64(batch))
 			select {
 			case <-sub.run.done:
 				return nil
+			case id := <-sub.barriers:
+				out.barrier(id)
+				sub.checkpoint(id)
+			case id := <-sub.completed:
+				sub.commit(id)
 			default:
 			}
 			if wm := opts.Watermarks.watermarkFor(maxTime); wm > emitted {
@@ -165,10 +200,15 @@ func FromSource[T any](j *Job, name string, parallelism int, src Source[T]) *Str
 		parallelism = j.opts.Parallelism
 	}
 	v := j.addVertex(name, parallelism)
+	v.source = true
 	s := newStream[T](j, v)
 	v.task = func(r *run, i int) func() error {
 		sub := newSubtask(r, v, i)
-		out := &sourceOutput[T]{out: s.collectorFor(sub), wm: engine.MinWatermark, m: sub.m}
+		out := &sourceOutput[T]{out: s.collectorFor(sub), wm: engine.MinWatermark, m: sub.m, sub: sub}
+		if cs, ok := src.(CheckpointedSource); ok {
+			sub.addSnapshotter("source", checkpointedSource{cs, i})
+		}
+		mustRestore(sub)
 		return func() error {
 			if err := src.Run(r.ctx, i, parallelism, out); err != nil {
 				return err
@@ -188,11 +228,56 @@ type sourceOutput[T any] struct {
 	out collector[T]
 	wm  int64
 	m   *subtaskMetrics
+	sub *subtask
+	n   int
 }
 
+// Emit checks for a checkpoint barrier before it sends v, so a connector's snapshot,
+// taken here, covers exactly the records emitted before this one.
 func (o *sourceOutput[T]) Emit(v T, ts int64) {
 	o.m.recordsIn.Add(1)
+	if o.n++; o.n%64 == 0 && (o.sub.barriers != nil || o.sub.completed != nil) {
+		select {
+		case id := <-o.sub.barriers:
+			o.out.barrier(id)
+			o.sub.checkpoint(id)
+		case id := <-o.sub.completed:
+			o.sub.commit(id)
+		default:
+		}
+	}
 	o.out.record(v, ts)
+}
+
+// CheckpointedSource is a Source whose position can be saved and restored. Snapshot is
+// called from inside Emit and must describe the position after the records emitted so
+// far (not the one being emitted); Restore is called before Run.
+type CheckpointedSource interface {
+	Snapshot(subtask int) ([]byte, error)
+	Restore(subtask int, data []byte) error
+}
+
+type checkpointedSource struct {
+	s       CheckpointedSource
+	subtask int
+}
+
+func (c checkpointedSource) snapshotState(w *stateWriter) error {
+	data, err := c.s.Snapshot(c.subtask)
+	if err != nil {
+		return err
+	}
+	return w.put("position", -1, data)
+}
+
+func (c checkpointedSource) restoreState(r *stateReader) error {
+	return r.each("position", func(_ int, dec *gob.Decoder) error {
+		var data []byte
+		if err := dec.Decode(&data); err != nil {
+			return err
+		}
+		return c.s.Restore(c.subtask, data)
+	})
 }
 
 func (o *sourceOutput[T]) Watermark(wm int64) {

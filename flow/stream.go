@@ -48,6 +48,8 @@ type collector[T any] interface {
 	watermark(wm int64)
 	idle()
 	end()
+	// barrier passes checkpoint id's barrier on; sinks pre-commit on it.
+	barrier(id int64)
 }
 
 type discard[T any] struct{}
@@ -56,6 +58,7 @@ func (discard[T]) record(T, int64) {}
 func (discard[T]) watermark(int64) {}
 func (discard[T]) idle()           {}
 func (discard[T]) end()            {}
+func (discard[T]) barrier(int64)    {}
 
 type fanout[T any] []collector[T]
 
@@ -74,6 +77,11 @@ func (f fanout[T]) idle() {
 		c.idle()
 	}
 }
+func (f fanout[T]) barrier(id int64) {
+	for _, c := range f {
+		c.barrier(id)
+	}
+}
 func (f fanout[T]) end() {
 	for _, c := range f {
 		c.end()
@@ -83,6 +91,7 @@ func (f fanout[T]) end() {
 // subtask is one parallel instance of a vertex while the job runs.
 type subtask struct {
 	run         *run
+	vertex      *vertex
 	index       int
 	parallelism int
 	// processing-time callbacks of the operators chained in this subtask
@@ -93,6 +102,24 @@ type subtask struct {
 	// stateSizes report the entries of the state the chained operators keep.
 	stateSizes []func() int
 	polls      int
+	// snapshotters are the stateful parts checkpoints save and restore.
+	snapshotters []namedSnapshotter
+	// barriers brings checkpoint triggers to a source subtask; completed tells any
+	// subtask which checkpoint completed, so its sinks can commit.
+	barriers   chan int64
+	completed  chan int64
+	committers []func(id int64)
+}
+
+// commit tells the subtask's sinks that checkpoint id is complete.
+func (sub *subtask) commit(id int64) {
+	for _, c := range sub.committers {
+		c(id)
+	}
+}
+
+func (sub *subtask) addSnapshotter(name string, s snapshotter) {
+	sub.snapshotters = append(sub.snapshotters, namedSnapshotter{name: name, s: s})
 }
 
 // publish refreshes the subtask's state-size metric now and then; only the subtask's
@@ -110,7 +137,13 @@ func (sub *subtask) publish() {
 }
 
 func newSubtask(r *run, v *vertex, i int) *subtask {
-	sub := &subtask{run: r, index: i, parallelism: v.parallelism, m: v.metrics[i]}
+	sub := &subtask{run: r, vertex: v, index: i, parallelism: v.parallelism, m: v.metrics[i]}
+	if r.cp != nil {
+		sub.completed = r.cp.subtasks[v.index+i]
+		if v.source {
+			sub.barriers = r.cp.sources[v.sourceIndex+i]
+		}
+	}
 	if len(v.sides) > 0 {
 		sub.sides = map[string]sideCollector{}
 		for name, b := range v.sides {
@@ -124,6 +157,12 @@ func newSubtask(r *run, v *vertex, i int) *subtask {
 func (sub *subtask) sideWatermark(wm int64) {
 	for _, c := range sub.sides {
 		c.watermark(wm)
+	}
+}
+
+func (sub *subtask) sideBarrier(id int64) {
+	for _, c := range sub.sides {
+		c.barrier(id)
 	}
 }
 

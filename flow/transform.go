@@ -19,6 +19,7 @@ func (m *mapOp[T, U]) record(v T, ts int64) { m.out.record(m.f(v), ts) }
 func (m *mapOp[T, U]) watermark(wm int64)   { m.out.watermark(wm) }
 func (m *mapOp[T, U]) idle()                { m.out.idle() }
 func (m *mapOp[T, U]) end()                 { m.out.end() }
+func (m *mapOp[T, U]) barrier(id int64)     { m.out.barrier(id) }
 
 // Filter keeps the records for which keep is true.
 func Filter[T any](s *Stream[T], name string, keep func(T) bool) *Stream[T] {
@@ -43,6 +44,7 @@ func (f *filterOp[T]) record(v T, ts int64) {
 func (f *filterOp[T]) watermark(wm int64) { f.out.watermark(wm) }
 func (f *filterOp[T]) idle()              { f.out.idle() }
 func (f *filterOp[T]) end()               { f.out.end() }
+func (f *filterOp[T]) barrier(id int64)   { f.out.barrier(id) }
 
 // FlatMap calls f for every record; f emits any number of results through emit.
 func FlatMap[T, U any](s *Stream[T], name string, f func(v T, emit func(U))) *Stream[U] {
@@ -70,3 +72,4 @@ func (m *flatMapOp[T, U]) record(v T, ts int64) {
 func (m *flatMapOp[T, U]) watermark(wm int64) { m.out.watermark(wm) }
 func (m *flatMapOp[T, U]) idle()              { m.out.idle() }
 func (m *flatMapOp[T, U]) end()               { m.out.end() }
+func (m *flatMapOp[T, U]) barrier(id int64)   { m.out.barrier(id) }

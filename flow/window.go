@@ -453,6 +453,11 @@ func (op *windowOp[K, In, Acc, Out]) processingTime(now int64) { op.advance(now)
 
 func (op *windowOp[K, In, Acc, Out]) idle() { op.out.idle() }
 
+func (op *windowOp[K, In, Acc, Out]) barrier(id int64) {
+	op.out.barrier(id)
+	op.sub.sideBarrier(id)
+}
+
 func (op *windowOp[K, In, Acc, Out]) end() {
 	if op.assigner.processingTime {
 		op.advance(math.MaxInt64)

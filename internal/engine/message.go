@@ -12,6 +12,9 @@ const (
 	Idle
 	// End says the sender has finished: no more messages from it.
 	End
+	// Barrier separates the records before checkpoint Checkpoint from those after it
+	// (asynchronous barrier snapshotting, Carbone et al. 2015).
+	Barrier
 )
 
 // Record is one element with its event time (Unix milliseconds; MinWatermark when it has
@@ -29,4 +32,6 @@ type Message[T any] struct {
 	From      int
 	Records   []Record[T]
 	Watermark int64
+	// Checkpoint is the barrier's checkpoint id.
+	Checkpoint int64
 }

@@ -84,3 +84,10 @@ func (q *Timers[K]) Earliest() (int64, bool) {
 	}
 	return 0, false
 }
+
+// Each calls fn for every live timer, in no particular order; checkpoints use it.
+func (q *Timers[K]) Each(fn func(key K, t int64)) {
+	for id := range q.set {
+		fn(id.key, id.time)
+	}
+}

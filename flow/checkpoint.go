@@ -1,0 +1,506 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+)
+
+// CheckpointOptions turn on checkpoints: the job's state and source positions are saved
+// periodically with asynchronous barrier snapshots, and Run restores the latest complete
+// checkpoint of a job of the same name before it starts.
+type CheckpointOptions struct {
+	// Store keeps the checkpoints.
+	Store CheckpointStore
+	// Interval between checkpoints (default 10 s).
+	Interval time.Duration
+	// Retained is how many complete checkpoints are kept (default 3).
+	Retained int
+}
+
+// CheckpointStore is where checkpoints are written: an object store, a directory, memory.
+type CheckpointStore interface {
+	Put(ctx context.Context, key string, data []byte) error
+	// PutIfAbsent writes key only if it does not exist and reports whether it wrote; it
+	// fences a checkpoint's completion marker so two writers cannot both complete it.
+	PutIfAbsent(ctx context.Context, key string, data []byte) (bool, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns the keys under prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// ErrNotExist is what a CheckpointStore returns for a missing key.
+var ErrNotExist = errors.New("checkpoint object does not exist")
+
+// MemStore is a CheckpointStore in memory, for tests and embedded jobs that need no
+// durability across processes.
+type MemStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore { return &MemStore{m: map[string][]byte{}} }
+
+// Put implements CheckpointStore.
+func (s *MemStore) Put(_ context.Context, key string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = append([]byte(nil), data...)
+	return nil
+}
+
+// PutIfAbsent implements CheckpointStore.
+func (s *MemStore) PutIfAbsent(_ context.Context, key string, data []byte) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[key]; ok {
+		return false, nil
+	}
+	s.m[key] = append([]byte(nil), data...)
+	return true, nil
+}
+
+// Get implements CheckpointStore.
+func (s *MemStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.m[key]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotExist)
+	}
+	return append([]byte(nil), d...), nil
+}
+
+// List implements CheckpointStore.
+func (s *MemStore) List(_ context.Context, prefix string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Delete implements CheckpointStore.
+func (s *MemStore) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+// Corrupt changes one byte of key, for tests of the fallback to an older checkpoint.
+func (s *MemStore) Corrupt(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.m[key]; len(d) > 0 {
+		d[len(d)/2] ^= 0xff
+	}
+}
+
+// Layout of a checkpoint in the store (docs/checkpoints.md):
+//
+//	<job>/chk-<id, 20 digits>/<operator>/<subtask>   one file per subtask (gob, below)
+//	<job>/chk-<id, 20 digits>/_metadata               JSON, written last, only if absent
+func checkpointPrefix(job string, id int64) string {
+	return url.PathEscape(job) + "/chk-" + fmt.Sprintf("%020d", id) + "/"
+}
+
+func subtaskKey(job string, id int64, operator string, subtask int) string {
+	return checkpointPrefix(job, id) + url.PathEscape(operator) + "/" + strconv.Itoa(subtask)
+}
+
+// checkpointMetadata is the completion marker of a checkpoint.
+type checkpointMetadata struct {
+	Job       string             `json:"job"`
+	ID        int64              `json:"id"`
+	Triggered time.Time          `json:"triggered"`
+	Completed time.Time          `json:"completed"`
+	Operators []operatorMetadata `json:"operators"`
+}
+
+type operatorMetadata struct {
+	Name        string         `json:"name"`
+	Parallelism int            `json:"parallelism"`
+	Files       []fileMetadata `json:"files"`
+}
+
+type fileMetadata struct {
+	Subtask int    `json:"subtask"`
+	Key     string `json:"key"`
+	Bytes   int    `json:"bytes"`
+	SHA256  string `json:"sha256"`
+}
+
+// A subtask's snapshot is a gob-encoded []component: each stateful part of the subtask
+// (a keyed operator's state and timers, a window operator, a source's position, a sink's
+// pending transactions) writes sections tagged with the key group they belong to, or -1
+// for state that belongs to the subtask as a whole.
+type component struct {
+	Name     string
+	Sections []section
+}
+
+type section struct {
+	Name     string
+	KeyGroup int
+	Data     []byte
+}
+
+// snapshotter is a stateful part of a subtask.
+type snapshotter interface {
+	snapshotState(w *stateWriter) error
+	restoreState(r *stateReader) error
+}
+
+type namedSnapshotter struct {
+	name string
+	s    snapshotter
+}
+
+type stateWriter struct{ sections []section }
+
+func (w *stateWriter) put(name string, kg int, v any) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return fmt.Errorf("encode state %q: %w (state values must be gob-encodable: exported fields)", name, err)
+	}
+	w.sections = append(w.sections, section{Name: name, KeyGroup: kg, Data: buf.Bytes()})
+	return nil
+}
+
+// stateReader hands a restoring subtask the sections it owns: keyed sections of its key
+// groups from every old subtask, and whole-subtask sections of the old subtask with its
+// index.
+type stateReader struct {
+	sections []section
+}
+
+func (r *stateReader) each(name string, fn func(kg int, dec *gob.Decoder) error) error {
+	for _, s := range r.sections {
+		if s.Name != name {
+			continue
+		}
+		if err := fn(s.KeyGroup, gob.NewDecoder(bytes.NewReader(s.Data))); err != nil {
+			return fmt.Errorf("restore state %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint snapshots the subtask for checkpoint id and hands it to the coordinator.
+// Everything before the barrier has been processed and nothing after it, so the state
+// is consistent with every other subtask's.
+func (sub *subtask) checkpoint(id int64) {
+	cp := sub.run.cp
+	if cp == nil {
+		return
+	}
+	start := time.Now()
+	comps := make([]component, 0, len(sub.snapshotters))
+	for _, ns := range sub.snapshotters {
+		w := &stateWriter{}
+		if err := ns.s.snapshotState(w); err != nil {
+			panic(failure{fmt.Errorf("checkpoint %d: %s: %w", id, ns.name, err)})
+		}
+		comps = append(comps, component{Name: ns.name, Sections: w.sections})
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(comps); err != nil {
+		panic(failure{fmt.Errorf("checkpoint %d: encode: %w", id, err)})
+	}
+	cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, data: buf.Bytes(), pause: time.Since(start)}
+}
+
+// restore loads the subtask's share of a restored checkpoint into its snapshotters.
+func (sub *subtask) restore() error {
+	prior := sub.run.restored[sub.vertex.name]
+	if prior == nil {
+		return nil
+	}
+	maxPar := sub.run.job.opts.MaxParallelism
+	first, last := engine.KeyGroupRange(sub.index, maxPar, sub.parallelism)
+	for _, ns := range sub.snapshotters {
+		r := &stateReader{}
+		for oldIndex, comps := range prior.subtasks {
+			for _, c := range comps {
+				if c.Name != ns.name {
+					continue
+				}
+				for _, s := range c.Sections {
+					if s.KeyGroup >= 0 && s.KeyGroup >= first && s.KeyGroup <= last ||
+						s.KeyGroup == -1 && oldIndex == sub.index ||
+						s.KeyGroup == broadcastGroup && oldIndex == 0 {
+						r.sections = append(r.sections, s)
+					}
+				}
+			}
+		}
+		if err := ns.s.restoreState(r); err != nil {
+			return fmt.Errorf("restore %s of checkpoint %d: %w", ns.name, prior.id, err)
+		}
+	}
+	return nil
+}
+
+// broadcastGroup tags sections every subtask restores from the first old subtask: every
+// copy of broadcast state is the same.
+const broadcastGroup = -2
+
+// restoredVertex is one operator's part of the checkpoint a run starts from.
+type restoredVertex struct {
+	id       int64
+	subtasks [][]component
+}
+
+type ack struct {
+	id      int64
+	vertex  *vertex
+	subtask int
+	data    []byte
+	pause   time.Duration
+}
+
+// coordinator triggers checkpoints, gathers the subtasks' snapshots, writes them and the
+// completion marker, and tells the subtasks when a checkpoint is complete.
+type coordinator struct {
+	job      *Job
+	opts     CheckpointOptions
+	acks     chan ack
+	sources  []chan int64 // per source subtask: barriers to inject
+	subtasks []chan int64 // per subtask: completed checkpoints
+	total    int
+	nextID   int64
+	// finished closes when the first subtask ends: no checkpoint can complete after that.
+	finished   chan struct{}
+	finishOnce sync.Once
+	stats      checkpointStats
+}
+
+type checkpointStats struct {
+	mu        sync.Mutex
+	completed []CheckpointStatus
+}
+
+// CheckpointStatus describes one completed checkpoint.
+type CheckpointStatus struct {
+	ID       int64
+	Trigger  time.Time
+	Duration time.Duration
+	// MaxPause is the longest any subtask stopped processing to take its snapshot.
+	MaxPause time.Duration
+	Bytes    int
+}
+
+// loadLatest finds the newest complete checkpoint of job whose files are all present and
+// intact, falling back to older ones.
+func loadLatest(ctx context.Context, store CheckpointStore, job string) (*checkpointMetadata, map[string]*restoredVertex, error) {
+	keys, err := store.List(ctx, url.PathEscape(job)+"/chk-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	var metas []string
+	for _, k := range keys {
+		if strings.HasSuffix(k, "/_metadata") {
+			metas = append(metas, k)
+		}
+	}
+	for i := len(metas) - 1; i >= 0; i-- {
+		meta, state, err := loadCheckpoint(ctx, store, metas[i])
+		if err == nil {
+			return meta, state, nil
+		}
+	}
+	return nil, nil, nil
+}
+
+func loadCheckpoint(ctx context.Context, store CheckpointStore, metaKey string) (*checkpointMetadata, map[string]*restoredVertex, error) {
+	raw, err := store.Get(ctx, metaKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	var meta checkpointMetadata
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", metaKey, err)
+	}
+	state := map[string]*restoredVertex{}
+	for _, op := range meta.Operators {
+		rv := &restoredVertex{id: meta.ID, subtasks: make([][]component, op.Parallelism)}
+		for _, f := range op.Files {
+			data, err := store.Get(ctx, f.Key)
+			if err != nil {
+				return nil, nil, err
+			}
+			sum := sha256.Sum256(data)
+			if hex.EncodeToString(sum[:]) != f.SHA256 {
+				return nil, nil, fmt.Errorf("%s: checksum mismatch", f.Key)
+			}
+			var comps []component
+			if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&comps); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", f.Key, err)
+			}
+			rv.subtasks[f.Subtask] = comps
+		}
+		state[op.Name] = rv
+	}
+	return &meta, state, nil
+}
+
+// run drives checkpoints until the job ends.
+func (c *coordinator) run(ctx context.Context, fail func(error)) {
+	ticker := time.NewTicker(c.opts.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.finished:
+			return
+		case <-ticker.C:
+		}
+		c.nextID++
+		id := c.nextID
+		trigger := time.Now()
+		for _, ch := range c.sources {
+			ch <- id // buffered: one checkpoint at a time, so there is room
+		}
+		files := map[*vertex][]fileMetadata{}
+		size := 0
+		var pause time.Duration
+		for n := 0; n < c.total; n++ {
+			var a ack
+			select {
+			case a = <-c.acks:
+			case <-ctx.Done():
+				return
+			case <-c.finished:
+				// A subtask ended before acknowledging: this checkpoint cannot complete.
+				return
+			}
+			if a.id != id {
+				n--
+				continue
+			}
+			key := subtaskKey(c.job.name, id, a.vertex.name, a.subtask)
+			if err := c.opts.Store.Put(ctx, key, a.data); err != nil {
+				fail(fmt.Errorf("checkpoint %d: write %s: %w", id, key, err))
+				return
+			}
+			sum := sha256.Sum256(a.data)
+			files[a.vertex] = append(files[a.vertex], fileMetadata{Subtask: a.subtask, Key: key, Bytes: len(a.data), SHA256: hex.EncodeToString(sum[:])})
+			size += len(a.data)
+			pause = max(pause, a.pause)
+		}
+		meta := checkpointMetadata{Job: c.job.name, ID: id, Triggered: trigger, Completed: time.Now()}
+		for _, v := range c.job.vertices {
+			meta.Operators = append(meta.Operators, operatorMetadata{Name: v.name, Parallelism: v.parallelism, Files: files[v]})
+		}
+		raw, _ := json.MarshalIndent(meta, "", "  ")
+		ok, err := c.opts.Store.PutIfAbsent(ctx, checkpointPrefix(c.job.name, id)+"_metadata", raw)
+		if err != nil || !ok {
+			fail(fmt.Errorf("checkpoint %d: complete: written by another run (%v)", id, err))
+			return
+		}
+		c.stats.mu.Lock()
+		c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size})
+		c.stats.mu.Unlock()
+		for _, ch := range c.subtasks {
+			select {
+			case ch <- id:
+			default: // a later notification covers this one
+			}
+		}
+		c.prune(ctx, id)
+	}
+}
+
+// prune deletes all but the retained newest checkpoints.
+func (c *coordinator) prune(ctx context.Context, newest int64) {
+	keys, err := c.opts.Store.List(ctx, url.PathEscape(c.job.name)+"/chk-")
+	if err != nil {
+		return
+	}
+	oldest := newest - int64(c.opts.Retained) + 1
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, url.PathEscape(c.job.name)+"/chk-")
+		if len(rest) < 20 {
+			continue
+		}
+		id, err := strconv.ParseInt(rest[:20], 10, 64)
+		if err == nil && id < oldest {
+			_ = c.opts.Store.Delete(ctx, k)
+		}
+	}
+}
+
+// prepareCheckpoints numbers the subtasks, loads the checkpoint to restore and sets up
+// the coordinator.
+func (j *Job) prepareCheckpoints(r *run) error {
+	n, sources := 0, 0
+	for _, v := range j.vertices {
+		v.index = n
+		n += v.parallelism
+		if v.source {
+			v.sourceIndex = sources
+			sources += v.parallelism
+		}
+	}
+	c := j.opts.Checkpoints
+	if c == nil {
+		return nil
+	}
+	_, state, err := loadLatest(r.ctx, c.Store, j.name)
+	if err != nil {
+		return err
+	}
+	r.restored = state
+	cp := &coordinator{job: j, opts: *c, acks: make(chan ack, n), total: n, finished: make(chan struct{})}
+	for _, rv := range state {
+		cp.nextID = max(cp.nextID, rv.id)
+	}
+	cp.sources = make([]chan int64, sources)
+	for i := range cp.sources {
+		cp.sources[i] = make(chan int64, 1)
+	}
+	cp.subtasks = make([]chan int64, n)
+	for i := range cp.subtasks {
+		cp.subtasks[i] = make(chan int64, 1)
+	}
+	r.cp = cp
+	j.statusMu.Lock()
+	j.checkpoints = &cp.stats
+	j.statusMu.Unlock()
+	return nil
+}
+
+// Checkpoints lists the checkpoints the current run completed.
+func (j *Job) Checkpoints() []CheckpointStatus {
+	j.statusMu.Lock()
+	st := j.checkpoints
+	j.statusMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]CheckpointStatus(nil), st.completed...)
+}
