@@ -55,7 +55,7 @@ func (c *collectSink[T]) record(v T, ts int64) {
 func (c *collectSink[T]) watermark(int64) {}
 func (c *collectSink[T]) idle()           {}
 func (c *collectSink[T]) end()            {}
-func (c *collectSink[T]) barrier(int64)    {}
+func (c *collectSink[T]) barrier(int64)   {}
 
 // Sink calls write for every record of s in the subtask that produces it; an error fails
 // the job.
@@ -92,7 +92,7 @@ func (f *funcSink[T]) record(v T, ts int64) {
 func (f *funcSink[T]) watermark(int64) {}
 func (f *funcSink[T]) idle()           {}
 func (f *funcSink[T]) end()            {}
-func (f *funcSink[T]) barrier(int64)    {}
+func (f *funcSink[T]) barrier(int64)   {}
 
 // Print writes every record of s to w, one per line, formatted with %v.
 func Print[T any](s *Stream[T], name string, w io.Writer) {
@@ -169,7 +169,7 @@ func (s *writerSink[T]) check(err error) {
 func (s *writerSink[T]) record(v T, ts int64) { s.check(s.w.Write(v, ts)) }
 func (s *writerSink[T]) watermark(int64)      { s.check(s.w.Flush()) }
 func (s *writerSink[T]) idle()                { s.check(s.w.Flush()) }
-func (s *writerSink[T]) barrier(int64) { s.check(s.w.Flush()) }
+func (s *writerSink[T]) barrier(int64)        { s.check(s.w.Flush()) }
 func (s *writerSink[T]) end() {
 	s.check(s.w.Flush())
 	s.check(s.w.Close())

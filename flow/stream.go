@@ -58,7 +58,7 @@ func (discard[T]) record(T, int64) {}
 func (discard[T]) watermark(int64) {}
 func (discard[T]) idle()           {}
 func (discard[T]) end()            {}
-func (discard[T]) barrier(int64)    {}
+func (discard[T]) barrier(int64)   {}
 
 type fanout[T any] []collector[T]
 
