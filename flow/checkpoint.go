@@ -318,6 +318,25 @@ func loadLatest(ctx context.Context, store CheckpointStore, job string) (*checkp
 	if err != nil {
 		return nil, nil, fmt.Errorf("list checkpoints: %w", err)
 	}
+	return latestOf(ctx, store, keys)
+}
+
+// highestID is the largest checkpoint id with any object in the store, complete or not:
+// a new run numbers its checkpoints after it, so it never collides with a leftover.
+func highestID(keys []string, job string) int64 {
+	var top int64
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, url.PathEscape(job)+"/chk-")
+		if len(rest) >= 20 {
+			if id, err := strconv.ParseInt(rest[:20], 10, 64); err == nil {
+				top = max(top, id)
+			}
+		}
+	}
+	return top
+}
+
+func latestOf(ctx context.Context, store CheckpointStore, keys []string) (*checkpointMetadata, map[string]*restoredVertex, error) {
 	var metas []string
 	for _, k := range keys {
 		if strings.HasSuffix(k, "/_metadata") {
@@ -468,15 +487,16 @@ func (j *Job) prepareCheckpoints(r *run) error {
 	if c == nil {
 		return nil
 	}
-	_, state, err := loadLatest(r.ctx, c.Store, j.name)
+	keys, err := c.Store.List(r.ctx, url.PathEscape(j.name)+"/chk-")
+	if err != nil {
+		return fmt.Errorf("list checkpoints: %w", err)
+	}
+	_, state, err := latestOf(r.ctx, c.Store, keys)
 	if err != nil {
 		return err
 	}
 	r.restored = state
-	cp := &coordinator{job: j, opts: *c, acks: make(chan ack, n), total: n, finished: make(chan struct{})}
-	for _, rv := range state {
-		cp.nextID = max(cp.nextID, rv.id)
-	}
+	cp := &coordinator{job: j, opts: *c, acks: make(chan ack, n), total: n, finished: make(chan struct{}), nextID: highestID(keys, j.name)}
 	cp.sources = make([]chan int64, sources)
 	for i := range cp.sources {
 		cp.sources[i] = make(chan int64, 1)

@@ -33,9 +33,9 @@ func CoProcess[K comparable, A, B, Out any](c *ConnectedStreams[K, A, B], name s
 	maxPar := j.opts.MaxParallelism
 	ea := &edge[A]{route: keyRoute(c.a, maxPar)}
 	eb := &edge[B]{route: keyRoute(c.b, maxPar)}
-	keyA, keyB := c.a.key, c.b.key
+	keyA, keyB, hash := c.a.key, c.b.key, c.a.hash
 	return twoInputVertex(j, name, parallelismOf(opts), c.a.in, ea, c.b.in, eb, func(sub *subtask, out collector[Out]) (func(A, int64), func(B, int64), *keyedCore[K, Out]) {
-		core := newKeyedCore[K](sub, out)
+		core := newKeyedCore(sub, out, hash)
 		fn := open(core.rt)
 		core.onTimer, core.onEnd = fn.Timer, fn.End
 		recA := func(v A, ts int64) {
@@ -147,9 +147,9 @@ func ProcessBroadcast[K comparable, T, R, Out any](ks *KeyedStream[K, T], rules 
 	j := ks.in.job
 	ea := &edge[T]{route: keyRoute(ks, j.opts.MaxParallelism)}
 	eb := &edge[R]{broadcast: true}
-	key := ks.key
+	key, hash := ks.key, ks.hash
 	return twoInputVertex(j, name, parallelismOf(opts), ks.in, ea, rules, eb, func(sub *subtask, out collector[Out]) (func(T, int64), func(R, int64), *keyedCore[K, Out]) {
-		core := newKeyedCore[K](sub, out)
+		core := newKeyedCore(sub, out, hash)
 		fn := open(core.rt)
 		core.onTimer, core.onEnd = fn.Timer, fn.End
 		recA := func(v T, ts int64) {

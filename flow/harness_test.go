@@ -42,7 +42,7 @@ func TestProcessingTimeTimersAndStateTTL(t *testing.T) {
 	clock := &fakeClock{now: 1000}
 	sub := testSubtask(clock)
 	out := &recorder[string]{}
-	core := newKeyedCore[string](sub, out)
+	core := newKeyedCore(sub, out, func(k string) uint64 { return uint64(len(k)) })
 	seen := NewValueState[int](core.rt, "seen", StateTTL(time.Second))
 	op := &processOp[string, string, string]{keyedCore: core, key: func(s string) string { return s },
 		element: func(ctx *ProcessContext[string, string], v string) {
@@ -77,7 +77,7 @@ func TestProcessingTimeTimersAndStateTTL(t *testing.T) {
 func TestLookupJoinSeesLatestRow(t *testing.T) {
 	sub := testSubtask(&fakeClock{})
 	out := &recorder[string]{}
-	core := newKeyedCore[string](sub, out)
+	core := newKeyedCore(sub, out, func(k string) uint64 { return uint64(len(k)) })
 	fn := lookupProcessor[string](func(v string, row int, found bool) (string, bool) {
 		if !found {
 			return v + ":none", true

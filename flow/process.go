@@ -32,9 +32,9 @@ type ProcessOptions struct {
 // Process runs a keyed process function. open is called once per subtask when the job
 // starts: it declares state on the runtime and returns the function.
 func Process[K comparable, In, Out any](ks *KeyedStream[K, In], name string, open func(rt *Runtime[K]) KeyedProcessor[K, In, Out], opts ...ProcessOptions) *Stream[Out] {
-	key := ks.key
+	key, hash := ks.key, ks.hash
 	return keyedVertex(ks, name, parallelismOf(opts), func(sub *subtask, out collector[Out]) collector[In] {
-		core := newKeyedCore[K](sub, out)
+		core := newKeyedCore(sub, out, hash)
 		fn := open(core.rt)
 		core.onTimer, core.onEnd = fn.Timer, fn.End
 		return &processOp[K, In, Out]{keyedCore: core, key: key, element: fn.Element}
@@ -74,9 +74,11 @@ type keyedCtx[K comparable, Out any] struct {
 	watermark *int64
 }
 
-func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out]) *keyedCore[K, Out] {
+func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out], hash func(K) uint64) *keyedCore[K, Out] {
 	c := &keyedCore[K, Out]{sub: sub, out: out, wm: engine.MinWatermark}
-	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism}
+	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism,
+		keyGroup: keyGroupFunc(hash, sub.run.job.opts.MaxParallelism)}
+	sub.addSnapshotter("keyed", c)
 	c.ctx = keyedCtx[K, Out]{rt: c.rt, sub: sub, out: out, eventT: &c.eventT, procT: &c.procT, watermark: &c.wm}
 	sub.onTime = append(sub.onTime, c.processingTime)
 	sub.stateSizes = append(sub.stateSizes, func() int {

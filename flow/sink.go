@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/gob"
 	"fmt"
 	"io"
 	"sync"
@@ -151,13 +152,73 @@ func SinkTo[T any](s *Stream[T], name string, open func(subtask, parallelism int
 		if err != nil {
 			panic(failure{fmt.Errorf("sink %s: open: %w", name, err)})
 		}
-		return counted(sub, collector[T](&writerSink[T]{name: name, w: w}))
+		ws := &writerSink[T]{name: name, w: w}
+		if tp, ok := w.(TwoPhaseWriter[T]); ok {
+			ws.tp = tp
+			sub.addSnapshotter("sink/"+name, ws)
+			sub.committers = append(sub.committers, ws.commit)
+		}
+		return counted(sub, collector[T](ws))
 	})
 }
 
 type writerSink[T any] struct {
 	name string
 	w    Writer[T]
+	tp   TwoPhaseWriter[T]
+	// pending are the transactions pre-committed for checkpoints not known complete.
+	pending []PendingTxn
+}
+
+// TwoPhaseWriter is a Writer whose output becomes visible only when the checkpoint that
+// covers it completes, which makes a job's output exactly-once: PreCommit closes the
+// current transaction when a checkpoint's barrier reaches the sink and returns what
+// Commit needs to finish it; the transaction is saved in the checkpoint, so a restore
+// finishes it too. Commit must be idempotent: after a crash it may run again.
+type TwoPhaseWriter[T any] interface {
+	Writer[T]
+	PreCommit(checkpoint int64) (txn []byte, err error)
+	Commit(txn []byte) error
+}
+
+// PendingTxn is a pre-committed transaction of a sink.
+type PendingTxn struct {
+	Checkpoint int64
+	Txn        []byte
+}
+
+func (s *writerSink[T]) snapshotState(w *stateWriter) error {
+	return w.put("pending", -1, s.pending)
+}
+
+// restoreState finishes the transactions of the restored checkpoint: it completed, so
+// what they hold belongs to the output.
+func (s *writerSink[T]) restoreState(r *stateReader) error {
+	return r.each("pending", func(_ int, dec *gob.Decoder) error {
+		var pending []PendingTxn
+		if err := dec.Decode(&pending); err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if err := s.tp.Commit(p.Txn); err != nil {
+				return fmt.Errorf("sink %s: finish transaction of checkpoint %d: %w", s.name, p.Checkpoint, err)
+			}
+		}
+		return nil
+	})
+}
+
+// commit finishes the transactions of checkpoints up to id.
+func (s *writerSink[T]) commit(id int64) {
+	keep := s.pending[:0]
+	for _, p := range s.pending {
+		if p.Checkpoint <= id {
+			s.check(s.tp.Commit(p.Txn))
+			continue
+		}
+		keep = append(keep, p)
+	}
+	s.pending = keep
 }
 
 func (s *writerSink[T]) check(err error) {
@@ -169,8 +230,26 @@ func (s *writerSink[T]) check(err error) {
 func (s *writerSink[T]) record(v T, ts int64) { s.check(s.w.Write(v, ts)) }
 func (s *writerSink[T]) watermark(int64)      { s.check(s.w.Flush()) }
 func (s *writerSink[T]) idle()                { s.check(s.w.Flush()) }
-func (s *writerSink[T]) barrier(int64)        { s.check(s.w.Flush()) }
+func (s *writerSink[T]) barrier(id int64) {
+	s.check(s.w.Flush())
+	if s.tp != nil {
+		txn, err := s.tp.PreCommit(id)
+		s.check(err)
+		s.pending = append(s.pending, PendingTxn{Checkpoint: id, Txn: txn})
+	}
+}
+
+// end commits what is left: a bounded input that ended has nothing to replay.
 func (s *writerSink[T]) end() {
 	s.check(s.w.Flush())
+	if s.tp != nil {
+		txn, err := s.tp.PreCommit(-1)
+		s.check(err)
+		s.pending = append(s.pending, PendingTxn{Checkpoint: -1, Txn: txn})
+		for _, p := range s.pending {
+			s.check(s.tp.Commit(p.Txn))
+		}
+		s.pending = nil
+	}
 	s.check(s.w.Close())
 }

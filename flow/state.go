@@ -18,12 +18,15 @@ type Runtime[K comparable] struct {
 	// Parallelism is the operator's number of subtasks.
 	Parallelism int
 	states      []stateTable
+	keyGroup    func(K) int
 }
 
 // stateTable is one declared state, seen without its type, for sizes and snapshots.
 type stateTable interface {
 	stateName() string
 	entries() int
+	snapshot(w *stateWriter) error
+	restore(r *stateReader) error
 }
 
 // StateOption configures a declared state.

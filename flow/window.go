@@ -214,6 +214,8 @@ func windowOperator[K comparable, In, Acc, Out any](ks *KeyedStream[K, In], name
 	out := keyedVertex(ks, name, o.Parallelism, func(sub *subtask, out collector[Out]) collector[In] {
 		op := newWindowOp(w, logic, o, ks.key, out, sub.clock())
 		op.sub = sub
+		op.keyGroup = keyGroupFunc(ks.hash, sub.run.job.opts.MaxParallelism)
+		sub.addSnapshotter("windows", op)
 		sub.stateSizes = append(sub.stateSizes, func() int { return len(op.state) })
 		if c, ok := sub.sides[o.LateData.name].(collector[In]); ok && o.LateData.name != "" {
 			op.late = c
@@ -255,6 +257,7 @@ type windowOp[K comparable, In, Acc, Out any] struct {
 	emitTS    int64
 	emitFn    func(Out)
 	lateCount int64
+	keyGroup  func(K) int
 }
 
 func newWindowOp[K comparable, In, Acc, Out any](a WindowAssigner, logic windowLogic[K, In, Acc, Out], o WindowOptions[In], keyOf func(In) K, out collector[Out], clock Clock) *windowOp[K, In, Acc, Out] {

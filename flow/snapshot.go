@@ -1,0 +1,159 @@
+package flow
+
+import (
+	"encoding/gob"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+)
+
+// Keyed state is saved per key group, so a checkpoint can be restored at another
+// parallelism: each restoring subtask reads the key groups it owns now.
+
+// keyGroupFunc returns the key group of a key.
+func keyGroupFunc[K comparable](hash func(K) uint64, maxParallelism int) func(K) int {
+	return func(k K) int { return engine.KeyGroup(hash(k), maxParallelism) }
+}
+
+// valueEntry is one key's value as a checkpoint stores it.
+type valueEntry[K comparable, V any] struct {
+	Key     K
+	Value   V
+	Written int64
+}
+
+func (s *ValueState[V, K]) snapshot(w *stateWriter) error {
+	groups := map[int][]valueEntry[K, V]{}
+	for k, e := range s.m {
+		kg := s.rt.keyGroup(k)
+		groups[kg] = append(groups[kg], valueEntry[K, V]{k, e.v, e.written})
+	}
+	for kg, entries := range groups {
+		if err := w.put("value/"+s.name, kg, entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *ValueState[V, K]) restore(r *stateReader) error {
+	return r.each("value/"+s.name, func(_ int, dec *gob.Decoder) error {
+		var entries []valueEntry[K, V]
+		if err := dec.Decode(&entries); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			s.m[e.Key] = ttlEntry[V]{e.Value, e.Written}
+		}
+		return nil
+	})
+}
+
+func (s *BroadcastState[BK, BV]) snapshot(w *stateWriter) error {
+	return w.put("broadcast/"+s.name, broadcastGroup, s.m)
+}
+
+func (s *BroadcastState[BK, BV]) restore(r *stateReader) error {
+	return r.each("broadcast/"+s.name, func(_ int, dec *gob.Decoder) error {
+		return dec.Decode(&s.m)
+	})
+}
+
+// timerEntry is one timer as a checkpoint stores it.
+type timerEntry[K comparable] struct {
+	Key  K
+	Time int64
+}
+
+func snapshotTimers[K comparable](w *stateWriter, name string, t *engine.Timers[K], keyGroup func(K) int) error {
+	groups := map[int][]timerEntry[K]{}
+	t.Each(func(k K, ts int64) {
+		kg := keyGroup(k)
+		groups[kg] = append(groups[kg], timerEntry[K]{k, ts})
+	})
+	for kg, entries := range groups {
+		if err := w.put(name, kg, entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func restoreTimers[K comparable](r *stateReader, name string, t *engine.Timers[K]) error {
+	return r.each(name, func(_ int, dec *gob.Decoder) error {
+		var entries []timerEntry[K]
+		if err := dec.Decode(&entries); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			t.Register(e.Key, e.Time)
+		}
+		return nil
+	})
+}
+
+// snapshotState saves a keyed operator's declared state and its timers.
+func (c *keyedCore[K, Out]) snapshotState(w *stateWriter) error {
+	for _, s := range c.rt.states {
+		if err := s.snapshot(w); err != nil {
+			return err
+		}
+	}
+	if err := snapshotTimers(w, "timers/event", &c.eventT, c.rt.keyGroup); err != nil {
+		return err
+	}
+	return snapshotTimers(w, "timers/processing", &c.procT, c.rt.keyGroup)
+}
+
+func (c *keyedCore[K, Out]) restoreState(r *stateReader) error {
+	for _, s := range c.rt.states {
+		if err := s.restore(r); err != nil {
+			return err
+		}
+	}
+	if err := restoreTimers(r, "timers/event", &c.eventT); err != nil {
+		return err
+	}
+	return restoreTimers(r, "timers/processing", &c.procT)
+}
+
+// windowEntry is one key's window as a checkpoint stores it.
+type windowEntry[K comparable, Acc any] struct {
+	Key        K
+	Start, End int64
+	Acc        Acc
+	Count      int64
+}
+
+func (op *windowOp[K, In, Acc, Out]) snapshotState(w *stateWriter) error {
+	groups := map[int][]windowEntry[K, Acc]{}
+	for wk, st := range op.state {
+		kg := op.keyGroup(wk.key)
+		groups[kg] = append(groups[kg], windowEntry[K, Acc]{wk.key, wk.w.Start, wk.w.End, st.acc, st.count})
+	}
+	for kg, entries := range groups {
+		if err := w.put("windows", kg, entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreState puts the windows back and sets their timers again; the timers follow
+// from the windows, so they are not saved.
+func (op *windowOp[K, In, Acc, Out]) restoreState(r *stateReader) error {
+	return r.each("windows", func(_ int, dec *gob.Decoder) error {
+		var entries []windowEntry[K, Acc]
+		if err := dec.Decode(&entries); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			wk := winKey[K]{e.Key, Window{e.Start, e.End}}
+			op.state[wk] = &winState[Acc]{acc: e.Acc, count: e.Count}
+			op.registerTimers(wk)
+			if op.assigner.kind == session {
+				op.sessions[e.Key] = append(op.sessions[e.Key], wk.w)
+			}
+		}
+		return nil
+	})
+}
