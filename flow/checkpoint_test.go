@@ -102,7 +102,9 @@ func countingJob(store *txnStore, opts flow.JobOptions, events int, slow bool) *
 		return fmt.Sprintf("count %s %d %d", w.Key, w.Window.Start, w.Value)
 	})
 	open := func(name string) func(sub, _ int) (flow.Writer[string], error) {
-		return func(sub, _ int) (flow.Writer[string], error) { return &txnWriter{store: store, sink: name, subtask: sub}, nil }
+		return func(sub, _ int) (flow.Writer[string], error) {
+			return &txnWriter{store: store, sink: name, subtask: sub}, nil
+		}
 	}
 	flow.SinkTo(sums, "sums", open("sums"))
 	flow.SinkTo(text, "counts", open("counts"))
