@@ -249,7 +249,8 @@ func (sub *subtask) restore() error {
 				for _, s := range c.Sections {
 					if s.KeyGroup >= 0 && s.KeyGroup >= first && s.KeyGroup <= last ||
 						s.KeyGroup == -1 && oldIndex == sub.index ||
-						s.KeyGroup == broadcastGroup && oldIndex == 0 {
+						s.KeyGroup == broadcastGroup && oldIndex == 0 ||
+						s.KeyGroup == unionGroup {
 						r.sections = append(r.sections, s)
 					}
 				}
@@ -265,6 +266,10 @@ func (sub *subtask) restore() error {
 // broadcastGroup tags sections every subtask restores from the first old subtask: every
 // copy of broadcast state is the same.
 const broadcastGroup = -2
+
+// unionGroup tags sections every restoring subtask receives from every old subtask, such
+// as a stream source's shard positions: each subtask keeps the part it now owns.
+const unionGroup = -3
 
 // restoredVertex is one operator's part of the checkpoint a run starts from.
 type restoredVertex struct {

@@ -12,7 +12,6 @@ import (
 type WatermarkStrategy struct {
 	kind  wmKind
 	bound int64 // milliseconds of out-of-orderness
-	idle  time.Duration
 	gen   func(maxTime int64) int64
 }
 
@@ -41,13 +40,6 @@ func CustomWatermarks(f func(maxTime int64) int64) WatermarkStrategy {
 // NoWatermarks emits no watermark until the source ends; event-time operators then fire
 // only at the end of a bounded input.
 func NoWatermarks() WatermarkStrategy { return WatermarkStrategy{} }
-
-// WithIdleness marks the source (or one of its splits) idle after d without records, so
-// it stops holding back downstream event time until records arrive again.
-func (w WatermarkStrategy) WithIdleness(d time.Duration) WatermarkStrategy {
-	w.idle = d
-	return w
-}
 
 // watermarkFor is the watermark after seeing maxTime, following Flink: with a bound b
 // the watermark is maxTime - b - 1, the latest time no record can still have.
@@ -251,7 +243,9 @@ func (o *sourceOutput[T]) Emit(v T, ts int64) {
 
 // CheckpointedSource is a Source whose position can be saved and restored. Snapshot is
 // called from inside Emit and must describe the position after the records emitted so
-// far (not the one being emitted); Restore is called before Run.
+// far (not the one being emitted). Restore is called before Run with the snapshot of
+// every subtask of the run that wrote the checkpoint, so that a source restored at
+// another parallelism can take over the positions of the splits it now owns.
 type CheckpointedSource interface {
 	Snapshot(subtask int) ([]byte, error)
 	Restore(subtask int, data []byte) error
@@ -267,7 +261,7 @@ func (c checkpointedSource) snapshotState(w *stateWriter) error {
 	if err != nil {
 		return err
 	}
-	return w.put("position", -1, data)
+	return w.put("position", unionGroup, data)
 }
 
 func (c checkpointedSource) restoreState(r *stateReader) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/eddy-streams/eddy/flow"
@@ -42,8 +43,22 @@ type SourceConfig[T any] struct {
 
 // Source reads an eddy stream. Subtask i of p reads shards i, i+p, ... of the shards the
 // stream has when the job starts. Shards opened by a later reshard are not picked up
-// until the job restarts.
-type Source[T any] struct{ cfg SourceConfig[T] }
+// until the job restarts. In a checkpoint it saves, per shard, the sequence number of
+// the last record it emitted; a restored source continues after it, or fails with
+// SequenceTrimmed if the stream no longer holds it.
+type Source[T any] struct {
+	cfg SourceConfig[T]
+
+	mu       sync.Mutex
+	restored map[string]streams.SequenceNumber // shard -> last emitted, from a checkpoint
+	running  map[int]*subtaskState
+}
+
+// subtaskState is what one running subtask has emitted, per shard.
+type subtaskState struct {
+	last map[string]streams.SequenceNumber
+	dlq  *deadLetters
+}
 
 // NewSource checks the configuration and returns the source.
 func NewSource[T any](cfg SourceConfig[T]) (*Source[T], error) {
@@ -59,7 +74,38 @@ func NewSource[T any](cfg SourceConfig[T]) (*Source[T], error) {
 	if cfg.Start.Kind == "" {
 		cfg.Start.Kind = streams.TrimHorizon
 	}
-	return &Source[T]{cfg: cfg}, nil
+	return &Source[T]{cfg: cfg, restored: map[string]streams.SequenceNumber{}, running: map[int]*subtaskState{}}, nil
+}
+
+// Snapshot implements flow.CheckpointedSource: the positions of the subtask's shards. Dead
+// letters found before them are written first, so none is lost with the checkpoint.
+func (s *Source[T]) Snapshot(subtask int) ([]byte, error) {
+	s.mu.Lock()
+	st := s.running[subtask]
+	s.mu.Unlock()
+	if st == nil {
+		return json.Marshal(map[string]streams.SequenceNumber{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.dlq.flush(ctx); err != nil {
+		return nil, err
+	}
+	return json.Marshal(st.last)
+}
+
+// Restore implements flow.CheckpointedSource.
+func (s *Source[T]) Restore(_ int, data []byte) error {
+	var pos map[string]streams.SequenceNumber
+	if err := json.Unmarshal(data, &pos); err != nil {
+		return fmt.Errorf("restore positions of %s: %w", s.cfg.Stream, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for shard, seq := range pos {
+		s.restored[shard] = seq
+	}
+	return nil
 }
 
 type shardReader struct {
@@ -77,18 +123,29 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 	if err != nil {
 		return fmt.Errorf("source %s: %w", cfg.Stream, err)
 	}
+	st := &subtaskState{last: map[string]streams.SequenceNumber{}, dlq: &deadLetters{svc: cfg.Service, stream: cfg.DeadLetter, source: cfg.Stream}}
+	s.mu.Lock()
+	s.running[subtask] = st
+	s.mu.Unlock()
 	var shards []*shardReader
 	for i, sh := range info.Shards {
 		if i%parallelism != subtask {
 			continue
 		}
-		it, err := cfg.Service.NewIterator(ctx, cfg.Stream, sh.ID, cfg.Start)
+		start := cfg.Start
+		s.mu.Lock()
+		if seq, ok := s.restored[sh.ID]; ok {
+			start = streams.Start{Kind: streams.AfterSequence, Sequence: seq}
+			st.last[sh.ID] = seq
+		}
+		s.mu.Unlock()
+		it, err := cfg.Service.NewIterator(ctx, cfg.Stream, sh.ID, start)
 		if err != nil {
 			return fmt.Errorf("source %s shard %s: %w", cfg.Stream, sh.ID, err)
 		}
 		shards = append(shards, &shardReader{id: sh.ID, it: it, maxTime: flow.NoTimestamp, lastData: time.Now()})
 	}
-	dlq := &deadLetters{svc: cfg.Service, stream: cfg.DeadLetter, source: cfg.Stream}
+	dlq := st.dlq
 	bound := cfg.OutOfOrderness.Milliseconds()
 	for ctx.Err() == nil {
 		active, got := 0, 0
@@ -111,12 +168,14 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 					if err := dlq.add(ctx, r, err); err != nil {
 						return err
 					}
+					st.last[sh.id] = r.Sequence
 					continue
 				}
 				if ts != flow.NoTimestamp && ts > sh.maxTime {
 					sh.maxTime = ts
 				}
 				out.Emit(v, ts)
+				st.last[sh.id] = r.Sequence
 			}
 			if len(recs) > 0 {
 				sh.lastData = time.Now()
