@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -200,4 +201,25 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+func TestBlobStoreFencesCompletion(t *testing.T) {
+	ctx := context.Background()
+	s, err := flow.OpenBlobStore(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, err := s.PutIfAbsent(ctx, "job/chk-1/_metadata", []byte("a")); !ok || err != nil {
+		t.Fatalf("first completion: %v %v", ok, err)
+	}
+	if ok, err := s.PutIfAbsent(ctx, "job/chk-1/_metadata", []byte("b")); ok || err != nil {
+		t.Fatalf("second completion must be refused: %v %v", ok, err)
+	}
+	if got, _ := s.Get(ctx, "job/chk-1/_metadata"); string(got) != "a" {
+		t.Fatalf("marker holds %q", got)
+	}
+	if _, err := s.Get(ctx, "job/none"); !errors.Is(err, flow.ErrNotExist) {
+		t.Fatalf("missing key: %v", err)
+	}
 }

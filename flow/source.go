@@ -183,6 +183,10 @@ type SourceOutput[T any] interface {
 	Watermark(wm int64)
 	// Idle says the subtask has nothing to emit for now and must not hold event time back.
 	Idle()
+	// Poll lets checkpoint barriers and commit notifications through while the source
+	// has nothing to emit; a source that waits for input calls it at least every few
+	// hundred milliseconds.
+	Poll()
 }
 
 // FromSource adds a connector's source with parallelism subtasks. When Run returns nil
@@ -221,24 +225,30 @@ type sourceOutput[T any] struct {
 	wm  int64
 	m   *subtaskMetrics
 	sub *subtask
-	n   int
 }
 
 // Emit checks for a checkpoint barrier before it sends v, so a connector's snapshot,
 // taken here, covers exactly the records emitted before this one.
 func (o *sourceOutput[T]) Emit(v T, ts int64) {
 	o.m.recordsIn.Add(1)
-	if o.n++; o.n%64 == 0 && (o.sub.barriers != nil || o.sub.completed != nil) {
-		select {
-		case id := <-o.sub.barriers:
-			o.out.barrier(id)
-			o.sub.checkpoint(id)
-		case id := <-o.sub.completed:
-			o.sub.commit(id)
-		default:
-		}
+	if len(o.sub.barriers) > 0 || len(o.sub.completed) > 0 {
+		o.Poll()
 	}
 	o.out.record(v, ts)
+}
+
+func (o *sourceOutput[T]) Poll() {
+	select {
+	case id := <-o.sub.barriers:
+		o.out.barrier(id)
+		o.sub.checkpoint(id)
+	default:
+	}
+	select {
+	case id := <-o.sub.completed:
+		o.sub.commit(id)
+	default:
+	}
 }
 
 // CheckpointedSource is a Source whose position can be saved and restored. Snapshot is

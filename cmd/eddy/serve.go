@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/config"
 	"github.com/eddy-streams/eddy/internal/jobs"
@@ -120,7 +121,15 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		return err
 	}
 	defer svc.Close()
-	jobManager := jobs.NewManager(jobs.Env{Streams: svc, Logger: logger.With("component", "jobs")}, jobs.Builtins()...)
+	checkpoints, err := openCheckpointStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer checkpoints.Close()
+	jobManager := jobs.NewManager(jobs.Env{
+		Streams: svc, Logger: logger.With("component", "jobs"), Dir: cfg.DataDir,
+		Checkpoints: checkpoints, CheckpointInterval: cfg.CheckpointInterval,
+	}, jobs.Builtins()...)
 	// Jobs read and write streams: deferred after svc.Close, this runs before it, and
 	// after the requests have drained on the normal path below.
 	defer jobManager.Close(cfg.ShutdownTimeout)
@@ -147,6 +156,10 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// Jobs that ran before the last shutdown or crash start again from their checkpoints.
+	if err := jobManager.Resume(); err != nil {
+		logger.Error("resume jobs", "err", err)
 	}
 	// Long polls and subscriptions end when shutdown starts instead of holding it up.
 	hs.RegisterOnShutdown(srv.Drain)
@@ -185,4 +198,20 @@ func ready(ctx context.Context, log *natslog.Log) error {
 		return fmt.Errorf("JetStream: %w", err)
 	}
 	return nil
+}
+
+// openCheckpointStore opens --checkpoint-url, by default a directory in the data dir.
+func openCheckpointStore(ctx context.Context, cfg config.Config) (*flow.BlobStore, error) {
+	url := cfg.CheckpointURL
+	if url == "" {
+		dir, err := filepath.Abs(filepath.Join(cfg.DataDir, "checkpoints"))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create checkpoint dir: %w", err)
+		}
+		url = "file://" + dir
+	}
+	return flow.OpenBlobStore(ctx, url)
 }

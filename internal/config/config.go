@@ -53,22 +53,27 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds how long a graceful shutdown may take.
 	ShutdownTimeout time.Duration
+	// CheckpointURL is where jobs keep checkpoints; empty means a directory in DataDir.
+	CheckpointURL string
+	// CheckpointInterval is how often jobs checkpoint.
+	CheckpointInterval time.Duration
 }
 
 // Default returns the settings eddy uses when nothing overrides them.
 func Default() Config {
 	return Config{
-		DataDir:         "./eddy-data",
-		HTTPAddr:        "127.0.0.1:7070",
-		Fsync:           FsyncAlways,
-		FsyncInterval:   time.Second,
-		MaxMemory:       256 << 20,
-		Replicas:        1,
-		DedupeWindow:    2 * time.Minute,
-		DedupeMaxIDs:    1_000_000,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 30 * time.Second,
+		DataDir:            "./eddy-data",
+		HTTPAddr:           "127.0.0.1:7070",
+		Fsync:              FsyncAlways,
+		FsyncInterval:      time.Second,
+		MaxMemory:          256 << 20,
+		Replicas:           1,
+		DedupeWindow:       2 * time.Minute,
+		DedupeMaxIDs:       1_000_000,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		ShutdownTimeout:    30 * time.Second,
+		CheckpointInterval: 10 * time.Second,
 	}
 }
 

@@ -401,8 +401,8 @@ func TestAddFlags(t *testing.T) {
 	for _, s := range Default().Settings() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 15 {
-		t.Errorf("got %d flags, want 15 (14 settings and --config)", len(names))
+	if len(names) != 17 {
+		t.Errorf("got %d flags, want 17 (16 settings and --config)", len(names))
 	}
 	for _, n := range names {
 		f := fs.Lookup(n)

@@ -89,6 +89,9 @@ func (c Config) problems() []*SettingError {
 	}
 	oneOf("log-level", c.LogLevel, logLevels)
 	oneOf("log-format", c.LogFormat, logFormats)
+	if c.CheckpointInterval < 10*time.Millisecond {
+		bad("checkpoint-interval", "must be at least 10ms")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be greater than 0")
 	}

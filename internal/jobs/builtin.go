@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +16,53 @@ import (
 
 // Builtins are the jobs every eddy binary carries.
 func Builtins() []Builtin {
-	return []Builtin{windowCount, streamFilter}
+	return []Builtin{runningCount, windowCount, streamFilter}
+}
+
+// runningCount keeps a running count per partition key and writes "<key> <count>" for
+// every record: the simplest keyed running aggregate, and the job the crash tests run.
+var runningCount = Builtin{
+	Name:        "running-count",
+	Description: "write \"<key> <n>\" for the n-th record of each partition key (a keyed running count)",
+	Args: []Arg{
+		{Name: "from", Help: "stream to read", Required: true},
+		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+	},
+	Build: func(env Env, args map[string]string) (*flow.Job, error) {
+		par, err := parallelism(args)
+		if err != nil {
+			return nil, err
+		}
+		src, err := streamSource(env, args, func(r *streams.StoredRecord) (string, int64, error) {
+			return strings.Clone(r.PartitionKey), r.ArrivalTime.UnixMilli(), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := ensureStream(env, args["to"]); err != nil {
+			return nil, err
+		}
+		job := flow.NewJob(env.JobName, env.JobOptions(par))
+		keys := flow.FromSource(job, "read "+args["from"], 1, src)
+		counts := flow.Process(flow.KeyBy(keys, func(k string) string { return k }), "count", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, string, string] {
+			n := flow.NewValueState[int64](rt, "n")
+			return flow.KeyedProcessor[string, string, string]{Element: func(ctx *flow.ProcessContext[string, string], k string) {
+				c, _ := n.Value()
+				n.Update(c + 1)
+				ctx.Emit(k + " " + strconv.FormatInt(c+1, 10))
+			}}
+		})
+		flow.SinkTo(counts, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[string]{
+			Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
+			Encode: func(line string, _ int64) (streams.Record, error) {
+				key, _, _ := strings.Cut(line, " ")
+				return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
+			},
+		}))
+		return job, nil
+	},
 }
 
 // windowCount counts a stream's records per partition key in tumbling windows of arrival
@@ -48,11 +95,11 @@ var windowCount = Builtin{
 		if err := ensureStream(env, args["to"]); err != nil {
 			return nil, err
 		}
-		job := flow.NewJob("window-count", flow.JobOptions{Parallelism: par})
+		job := flow.NewJob(env.JobName, env.JobOptions(par))
 		keys := flow.FromSource(job, "read "+args["from"], 1, src)
 		counts := flow.WindowAggregate(flow.KeyBy(keys, func(k string) string { return k }), "count", flow.Tumbling(size), flow.Count[string]())
 		flow.SinkTo(counts, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[flow.WindowResult[string, int64]]{
-			Service: env.Streams, Stream: args["to"],
+			Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
 			Encode: func(w flow.WindowResult[string, int64], _ int64) (streams.Record, error) {
 				data, err := json.Marshal(map[string]any{
 					"key": w.Key, "windowStart": time.UnixMilli(w.Window.Start).UTC(), "windowEnd": time.UnixMilli(w.Window.End).UTC(), "count": w.Value,
@@ -89,11 +136,11 @@ var streamFilter = Builtin{
 			return nil, err
 		}
 		needle := []byte(args["contains"])
-		job := flow.NewJob("stream-filter")
+		job := flow.NewJob(env.JobName, env.JobOptions(1))
 		in := flow.FromSource(job, "read "+args["from"], 1, src)
 		kept := flow.Filter(in, "contains", func(r rec) bool { return strings.Contains(string(r.data), string(needle)) })
 		flow.SinkTo(kept, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[rec]{
-			Service: env.Streams, Stream: args["to"],
+			Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
 			Encode: func(r rec, _ int64) (streams.Record, error) {
 				return streams.Record{PartitionKey: r.key, Data: r.data}, nil
 			},

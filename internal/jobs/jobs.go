@@ -2,13 +2,18 @@
 // with package flow and compiled into the binary register here by name (built-in jobs),
 // and the server starts, lists, describes and stops instances of them.
 //
-// A job instance lives as long as the server process: it is not restarted after the
-// server restarts. Recovery from checkpoints is not built yet.
+// The manager records each started job in <dir>/jobs.json and starts it again when the
+// server restarts; with a checkpoint store, a restarted job resumes from its latest
+// complete checkpoint, so its state and its stream positions survive a crash.
 package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -26,6 +31,23 @@ import (
 type Env struct {
 	Streams *streams.Service
 	Logger  *slog.Logger
+	// Dir keeps jobs.json, the jobs to start again after a restart; "" keeps nothing.
+	Dir string
+	// Checkpoints, when set, is where jobs checkpoint, every CheckpointInterval.
+	Checkpoints        flow.CheckpointStore
+	CheckpointInterval time.Duration
+	// JobName is the name of the job instance being built.
+	JobName string
+}
+
+// JobOptions are the options a built-in job should run with: the server's checkpoint
+// settings and the given parallelism.
+func (e Env) JobOptions(parallelism int) flow.JobOptions {
+	o := flow.JobOptions{Parallelism: parallelism}
+	if e.Checkpoints != nil {
+		o.Checkpoints = &flow.CheckpointOptions{Store: e.Checkpoints, Interval: e.CheckpointInterval}
+	}
+	return o
 }
 
 // Builtin is a job compiled into the binary.
@@ -63,6 +85,7 @@ type instance struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	err     error
+	stopped bool
 }
 
 // Info summarises a job instance.
@@ -122,7 +145,9 @@ func (m *Manager) Start(name, builtin string, args map[string]string) (Info, err
 		}
 	}
 	m.mu.Unlock()
-	job, err := b.Build(m.env, full)
+	env := m.env
+	env.JobName = name
+	job, err := b.Build(env, full)
 	if err != nil {
 		if _, ok := apierr.As(err); ok {
 			return Info{}, err
@@ -133,7 +158,11 @@ func (m *Manager) Start(name, builtin string, args map[string]string) (Info, err
 	inst := &instance{name: name, builtin: builtin, args: full, job: job, cancel: cancel, done: make(chan struct{})}
 	m.mu.Lock()
 	m.jobs[name] = inst
+	err = m.saveLocked()
 	m.mu.Unlock()
+	if err != nil {
+		m.env.Logger.Warn("record started job", "job", name, "err", err)
+	}
 	go func() {
 		defer close(inst.done)
 		inst.err = flow.Run(ctx, job)
@@ -214,7 +243,70 @@ func (m *Manager) Stop(ctx context.Context, name string) (Info, error) {
 	case <-ctx.Done():
 		return Info{}, apierr.New(apierr.Unavailable, "StopTimeout", "job %q did not stop before the request ended", name)
 	}
+	m.mu.Lock()
+	i.stopped = true
+	err := m.saveLocked()
+	m.mu.Unlock()
+	if err != nil {
+		return Info{}, err
+	}
 	return i.info(), nil
+}
+
+// spec is a started job as jobs.json records it.
+type spec struct {
+	Name    string            `json:"name"`
+	Builtin string            `json:"builtin"`
+	Args    map[string]string `json:"args"`
+}
+
+func (m *Manager) specFile() string { return filepath.Join(m.env.Dir, "jobs.json") }
+
+// saveLocked writes the jobs that should run after a restart: those not stopped.
+func (m *Manager) saveLocked() error {
+	if m.env.Dir == "" {
+		return nil
+	}
+	specs := []spec{}
+	for _, i := range m.jobs {
+		if !i.stopped {
+			specs = append(specs, spec{Name: i.name, Builtin: i.builtin, Args: i.args})
+		}
+	}
+	sort.Slice(specs, func(a, b int) bool { return specs[a].Name < specs[b].Name })
+	data, err := json.MarshalIndent(specs, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := m.specFile() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("record jobs: %w", err)
+	}
+	return os.Rename(tmp, m.specFile())
+}
+
+// Resume starts the jobs recorded before the last shutdown or crash.
+func (m *Manager) Resume() error {
+	if m.env.Dir == "" {
+		return nil
+	}
+	data, err := os.ReadFile(m.specFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read recorded jobs: %w", err)
+	}
+	var specs []spec
+	if err := json.Unmarshal(data, &specs); err != nil {
+		return fmt.Errorf("read recorded jobs %s: %w", m.specFile(), err)
+	}
+	for _, s := range specs {
+		if _, err := m.Start(s.Name, s.Builtin, s.Args); err != nil {
+			m.env.Logger.Error("resume job", "job", s.Name, "err", err)
+		}
+	}
+	return nil
 }
 
 // Close stops every job, waiting up to timeout.

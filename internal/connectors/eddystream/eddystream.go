@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -194,6 +195,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		if wm, ok := watermark(shards, bound, cfg.Idleness); ok {
 			out.Watermark(wm)
 		}
+		out.Poll()
 		if got == 0 {
 			// Nothing anywhere: wait a little on one shard instead of spinning.
 			select {
@@ -305,13 +307,27 @@ type SinkConfig[T any] struct {
 	Stream  string
 	// Encode turns a value into a record.
 	Encode func(v T, ts int64) (streams.Record, error)
+	// ExactlyOnce stages records until the checkpoint that covers them completes, then
+	// puts them with producer record ids derived from ID, the checkpoint and the record's
+	// place in it: a commit repeated after a crash is dropped as a duplicate, provided the
+	// restart comes within the stream's dedupe window (--dedupe-window). Output becomes
+	// visible one checkpoint interval late. Without it the sink is at-least-once.
+	ExactlyOnce bool
+	// ID names the sink uniquely across jobs, e.g. "<job>/<sink>"; needed with ExactlyOnce.
+	ID string
 }
 
 // NewSink returns the open function of flow.SinkTo for an eddy stream.
 func NewSink[T any](cfg SinkConfig[T]) func(subtask, parallelism int) (flow.Writer[T], error) {
-	return func(int, int) (flow.Writer[T], error) {
+	return func(subtask, _ int) (flow.Writer[T], error) {
 		if cfg.Service == nil || cfg.Stream == "" || cfg.Encode == nil {
 			return nil, errors.New("eddystream sink needs a service, a stream and an encoder")
+		}
+		if cfg.ExactlyOnce {
+			if cfg.ID == "" {
+				return nil, errors.New("an exactly-once eddystream sink needs an ID")
+			}
+			return &txnWriter[T]{writer: writer[T]{cfg: cfg}, subtask: subtask}, nil
 		}
 		return &writer[T]{cfg: cfg}, nil
 	}
@@ -320,6 +336,48 @@ func NewSink[T any](cfg SinkConfig[T]) func(subtask, parallelism int) (flow.Writ
 type writer[T any] struct {
 	cfg     SinkConfig[T]
 	pending []streams.Record
+}
+
+// txnWriter is the exactly-once sink: the records of one checkpoint interval are one
+// transaction, held in the checkpoint until it completes.
+type txnWriter[T any] struct {
+	writer[T]
+	subtask int
+}
+
+// Txn is a staged transaction of an exactly-once eddystream sink.
+type Txn struct {
+	ID      string
+	Records []streams.Record
+}
+
+func (w *txnWriter[T]) Write(v T, ts int64) error {
+	r, err := w.cfg.Encode(v, ts)
+	if err != nil {
+		return fmt.Errorf("encode for stream %s: %w", w.cfg.Stream, err)
+	}
+	w.pending = append(w.pending, r)
+	return nil
+}
+
+// Flush keeps the records staged: they are published only by Commit.
+func (w *txnWriter[T]) Flush() error { return nil }
+
+func (w *txnWriter[T]) PreCommit(checkpoint int64) ([]byte, error) {
+	t := Txn{ID: fmt.Sprintf("%s/%d/%d", w.cfg.ID, w.subtask, checkpoint), Records: w.pending}
+	w.pending = nil
+	return json.Marshal(t)
+}
+
+func (w *txnWriter[T]) Commit(data []byte) error {
+	var t Txn
+	if err := json.Unmarshal(data, &t); err != nil {
+		return fmt.Errorf("decode transaction: %w", err)
+	}
+	for i := range t.Records {
+		t.Records[i].ProducerID = t.ID + "/" + strconv.Itoa(i)
+	}
+	return putAll(context.Background(), w.cfg.Service, w.cfg.Stream, t.Records)
 }
 
 func (w *writer[T]) Write(v T, ts int64) error {
