@@ -100,12 +100,8 @@ func partitioning(broadcast bool) string {
 }
 
 func runTwoInputs[A, B any](sub *subtask, a *input[A], b *input[B]) error {
-	var tick <-chan time.Time
-	if len(sub.onTime) > 0 {
-		t := time.NewTicker(sub.run.job.opts.ProcessingTimeTick)
-		defer t.Stop()
-		tick = t.C
-	}
+	tick, stop := sub.ticker()
+	defer stop()
 	clock := sub.clock()
 	for {
 		start := time.Now()

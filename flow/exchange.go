@@ -37,7 +37,9 @@ type writer[T any] struct {
 }
 
 func newWriter[T any](e *edge[T], from int, sub *subtask) *writer[T] {
-	return &writer[T]{e: e, m: sub.m, from: from, done: sub.run.done, bufs: make([][]engine.Record[T], len(e.chans)), size: sub.run.job.opts.BatchSize}
+	w := &writer[T]{e: e, m: sub.m, from: from, done: sub.run.done, bufs: make([][]engine.Record[T], len(e.chans)), size: sub.run.job.opts.BatchSize}
+	sub.flushers = append(sub.flushers, w.flush)
+	return w
 }
 
 // send delivers a message, waiting while the receiver's channel is full; that wait is

@@ -41,6 +41,10 @@ type JobOptions struct {
 	Clock Clock
 	// ProcessingTimeTick is how often processing-time timers are checked (default 10 ms).
 	ProcessingTimeTick time.Duration
+	// BufferTimeout bounds how long a record may wait in a partly filled batch before
+	// the batch is sent anyway (default 100 ms): the latency a quiet stream pays for
+	// batching.
+	BufferTimeout time.Duration
 	// Checkpoints, when set, saves the job's state periodically and restores it at start.
 	Checkpoints *CheckpointOptions
 }
@@ -79,6 +83,9 @@ func NewJob(name string, opts ...JobOptions) *Job {
 	}
 	if o.ProcessingTimeTick <= 0 {
 		o.ProcessingTimeTick = 10 * time.Millisecond
+	}
+	if o.BufferTimeout <= 0 {
+		o.BufferTimeout = 100 * time.Millisecond
 	}
 	if c := o.Checkpoints; c != nil {
 		if c.Store == nil {

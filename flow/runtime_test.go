@@ -142,3 +142,40 @@ func TestStatusReportsGraphAndCounts(t *testing.T) {
 		t.Fatalf("windows in %d out %d, chained %v", in2, out2, srcOp.Chained)
 	}
 }
+
+// trickle emits a few records and then waits for more that never come.
+type trickle struct{ n int }
+
+func (s trickle) Run(ctx context.Context, _, _ int, out flow.SourceOutput[event]) error {
+	for i := 0; i < s.n; i++ {
+		out.Emit(event{Key: "truck-7", Value: i}, flow.NoTimestamp)
+	}
+	for ctx.Err() == nil {
+		out.Poll()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+func TestBufferTimeoutDeliversAQuietStream(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	job := flow.NewJob("quiet", flow.JobOptions{BufferTimeout: 20 * time.Millisecond})
+	src := flow.FromSource[event](job, "gps", 1, trickle{n: 3})
+	var got atomic.Int64
+	flow.Sink(flow.KeyBy(src, func(e event) string { return e.Key }).Stream(), "dashboard", func(event, int64) error {
+		got.Add(1)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- flow.Run(ctx, job) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 records reached the sink: partly filled batches are not sent", got.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -62,12 +62,8 @@ func (s *Stream[T]) buildSide(sub *subtask) sideCollector { return s.collectorFo
 // runInput is the loop of a subtask fed by an edge: messages in, and processing-time
 // ticks for the operators that asked for them.
 func runInput[T any](sub *subtask, in *input[T]) error {
-	var tick <-chan time.Time
-	if len(sub.onTime) > 0 {
-		t := time.NewTicker(sub.run.job.opts.ProcessingTimeTick)
-		defer t.Stop()
-		tick = t.C
-	}
+	tick, stop := sub.ticker()
+	defer stop()
 	clock := sub.clock()
 	for {
 		var m engine.Message[T]
@@ -98,10 +94,31 @@ func runInput[T any](sub *subtask, in *input[T]) error {
 	}
 }
 
-// tick runs the chained operators' processing-time callbacks.
+// tick runs the chained operators' processing-time callbacks and sends batches that
+// waited too long.
 func (sub *subtask) tick(clock Clock) {
-	now := clock.NowMillis()
-	for _, f := range sub.onTime {
-		f(now)
+	if len(sub.onTime) > 0 {
+		now := clock.NowMillis()
+		for _, f := range sub.onTime {
+			f(now)
+		}
 	}
+	sub.flushIfDue(time.Now())
+}
+
+// ticker returns the subtask's tick channel: for processing-time timers and for the
+// buffer timeout of its writers; nil when it needs neither.
+func (sub *subtask) ticker() (<-chan time.Time, func()) {
+	opts := sub.run.job.opts
+	var d time.Duration
+	switch {
+	case len(sub.onTime) > 0:
+		d = min(opts.ProcessingTimeTick, opts.BufferTimeout)
+	case len(sub.flushers) > 0:
+		d = opts.BufferTimeout
+	default:
+		return nil, func() {}
+	}
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }

@@ -146,6 +146,7 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 		pos.Offset++
 		if n%batch == 0 {
 			sub.m.recordsIn.Add(int64(batch))
+			sub.flushIfDue(time.Now())
 			select {
 			case <-sub.run.done:
 				return nil
@@ -238,6 +239,7 @@ func (o *sourceOutput[T]) Emit(v T, ts int64) {
 }
 
 func (o *sourceOutput[T]) Poll() {
+	o.sub.flushIfDue(time.Now())
 	select {
 	case id := <-o.sub.barriers:
 		o.out.barrier(id)

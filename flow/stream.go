@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"time"
+
 	"github.com/eddy-streams/eddy/internal/engine"
 )
 
@@ -109,6 +111,20 @@ type subtask struct {
 	barriers   chan int64
 	completed  chan int64
 	committers []func(id int64)
+	// flushers send the partly filled batches of the subtask's writers.
+	flushers  []func()
+	lastFlush time.Time
+}
+
+// flushIfDue sends partly filled batches once the buffer timeout has passed.
+func (sub *subtask) flushIfDue(now time.Time) {
+	if now.Sub(sub.lastFlush) < sub.run.job.opts.BufferTimeout {
+		return
+	}
+	sub.lastFlush = now
+	for _, f := range sub.flushers {
+		f()
+	}
 }
 
 // commit tells the subtask's sinks that checkpoint id is complete.
