@@ -19,8 +19,9 @@ func newJobCmd() *cobra.Command {
 		Short: "Start, inspect and stop stream-processing jobs on a running eddy server",
 		Long: `Start, inspect and stop stream-processing jobs on a running eddy server.
 A job is an instance of a built-in job (one compiled into the server; see
-'eddy job builtins') running under a name you choose. Jobs live as long as the
-server process: they are not restarted when it restarts.`,
+'eddy job builtins') running under a name you choose. A job runs until it is
+stopped: when the server restarts, the jobs it was running start again from
+their latest checkpoint ('eddy job checkpoints').`,
 		Args: cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
@@ -29,6 +30,7 @@ server process: they are not restarted when it restarts.`,
 		newJobStartCmd(cf),
 		newJobListCmd(cf),
 		newJobDescribeCmd(cf),
+		newJobCheckpointsCmd(cf),
 		newJobStopCmd(cf),
 	)
 	return cmd
@@ -173,6 +175,43 @@ downstream channel), and the state entries it holds.`,
 	}
 }
 
+func newJobCheckpointsCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoints NAME",
+		Short: "List the checkpoints a job has completed, newest first",
+		Long: `List the checkpoints the job's current run has completed, newest first (at
+most the last 100): when each was triggered, how long it took to complete, the
+longest any subtask stopped processing to take its snapshot, and the size of
+the snapshots. A restart resumes from the newest.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			list, err := c.ListCheckpoints(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.json() {
+				return writeJSON(out, list)
+			}
+			if len(list.Checkpoints) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "job %s has completed no checkpoint yet\n", args[0])
+				return nil
+			}
+			tw := newTable(out)
+			fmt.Fprintln(tw, "ID\tTRIGGERED\tDURATION\tMAX PAUSE\tSIZE")
+			for _, cp := range list.Checkpoints {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", cp.ID, cp.Triggered.UTC().Format(timeMillis),
+					fmtMillis(cp.DurationMillis), fmtMillis(cp.MaxPauseMillis), fmtSize(cp.Bytes))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
 func newJobStopCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stop NAME",
@@ -262,6 +301,26 @@ func printJob(out io.Writer, cf *clientFlags, d wire.JobDescription) error {
 func fmtRate(perSecond float64) string { return strconv.FormatFloat(perSecond, 'f', 1, 64) }
 
 func fmtPercent(fraction float64) string { return strconv.FormatFloat(fraction*100, 'f', 0, 64) + "%" }
+
+// timeMillis is RFC 3339 to the millisecond: checkpoints can be less than a second apart.
+const timeMillis = "2006-01-02T15:04:05.000Z07:00"
+
+func fmtMillis(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
+
+// fmtSize prints a byte count in the largest binary unit it reaches, to one decimal.
+func fmtSize(b int64) string {
+	if b < 1024 {
+		return strconv.FormatInt(b, 10) + " B"
+	}
+	v, unit := float64(b)/1024, "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB"} {
+		if v < 1024 {
+			break
+		}
+		v, unit = v/1024, u
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+}
 
 // fmtLag prints a subtask's watermark lag to the millisecond, "ended" once its input
 // has, and "-" before its first watermark.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 )
@@ -35,7 +37,7 @@ func mustRunJob(t *testing.T, env *servertest.Env, args ...string) string {
 }
 
 func TestJobCommands(t *testing.T) {
-	env := servertest.StartJobs(t, servertest.Options{}).Env
+	env := servertest.StartJobs(t, servertest.JobsOptions{}).Env
 
 	out := mustRunJob(t, env, "builtins")
 	if !strings.Contains(out, "window-count: count records") || !slicesEqual(row(t, out, "from")[1:4], []string{"(required)", "stream", "to"}) || row(t, out, "window")[1] != "1m" {
@@ -95,12 +97,103 @@ func TestJobCommands(t *testing.T) {
 		t.Fatalf("describe -o json: %+v %v", d, err)
 	}
 
+	// This server keeps no checkpoints: the table says nothing, the JSON says so.
+	if out = mustRunJob(t, env, "checkpoints", "counts"); out != "" {
+		t.Fatalf("checkpoints of a job without any printed\n%s", out)
+	}
+	var cps wire.ListCheckpointsResponse
+	if err := json.Unmarshal([]byte(mustRunJob(t, env, "checkpoints", "counts", "-o", "json")), &cps); err != nil || cps.Checkpoints == nil || len(cps.Checkpoints) != 0 || cps.Latest != nil {
+		t.Fatalf("checkpoints -o json of a job without any: %+v %v", cps, err)
+	}
+
 	out = mustRunJob(t, env, "stop", "counts")
 	if row(t, out, "state:")[1] != wire.JobCanceled || row(t, out, "finished:")[1] == "-" {
 		t.Fatalf("stop printed\n%s", out)
 	}
 	if _, err := runJob(env, "describe", "ghost"); err == nil || !strings.Contains(err.Error(), "JobNotFound") {
 		t.Fatalf("describe of a missing job: %v", err)
+	}
+}
+
+func TestJobCheckpointsCommand(t *testing.T) {
+	env := servertest.StartJobs(t, servertest.JobsOptions{Checkpoints: flow.NewMemStore(), CheckpointInterval: 50 * time.Millisecond}).Env
+	mustRun(t, env, "", "create", "clicks")
+	mustRunJob(t, env, "start", "counts", "--builtin", "running-count", "--arg", "from=clicks", "--arg", "to=click-counts")
+	mustRun(t, env, "", "put", "clicks", "--key", "user-1", "a", "b", "c")
+
+	var list wire.ListCheckpointsResponse
+	deadline := time.Now().Add(20 * time.Second)
+	for len(list.Checkpoints) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two checkpoints completed: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := json.Unmarshal([]byte(mustRunJob(t, env, "checkpoints", "counts", "-o", "json")), &list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list.Latest == nil || list.Latest.ID != list.Checkpoints[0].ID || list.Checkpoints[0].Status != wire.CheckpointCompleted {
+		t.Fatalf("checkpoints -o json: %+v", list)
+	}
+
+	out := mustRunJob(t, env, "checkpoints", "counts")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	header := lines[0]
+	if strings.Join(strings.Fields(header), " ") != "ID TRIGGERED DURATION MAX PAUSE SIZE" || len(lines) < 3 {
+		t.Fatalf("checkpoints printed\n%s", out)
+	}
+	// The columns line up under their headings, the newest checkpoint first.
+	var prev int64
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) != 6 {
+			t.Fatalf("row %q has %d fields, want 6 (the size has a unit)", line, len(f))
+		}
+		for i, col := range []string{"TRIGGERED", "DURATION", "MAX PAUSE", "SIZE"} {
+			if at := strings.Index(header, col); !strings.HasPrefix(line[at:], f[i+1]) {
+				t.Fatalf("column %s starts at %d in the header, but row %q has %q there", col, at, line, line[at:])
+			}
+		}
+		id, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || prev != 0 && id != prev-1 {
+			t.Fatalf("row %q follows checkpoint %d", line, prev)
+		}
+		prev = id
+		trig, err := time.Parse(timeMillis, f[1])
+		if err != nil || time.Since(trig) > time.Minute || time.Since(trig) < 0 {
+			t.Fatalf("row %q: triggered %v %v", line, trig, err)
+		}
+		dur, err1 := time.ParseDuration(f[2])
+		pause, err2 := time.ParseDuration(f[3])
+		if err1 != nil || err2 != nil || pause > dur {
+			t.Fatalf("row %q: duration %v (%v), max pause %v (%v)", line, dur, err1, pause, err2)
+		}
+		if n, err := strconv.ParseFloat(f[4], 64); err != nil || n <= 0 || f[5] != "B" && f[5] != "KiB" {
+			t.Fatalf("row %q: size %s %s", line, f[4], f[5])
+		}
+	}
+
+	if _, err := runJob(env, "checkpoints", "ghost"); err == nil || !strings.Contains(err.Error(), "JobNotFound") {
+		t.Fatalf("checkpoints of a missing job: %v", err)
+	}
+}
+
+func TestFmtSize(t *testing.T) {
+	for _, c := range []struct {
+		b    int64
+		want string
+	}{
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{1024, "1.0 KiB"},
+		{1536, "1.5 KiB"},
+		{5 << 20, "5.0 MiB"},
+		{3 << 40, "3.0 TiB"},
+		{5 << 50, "5120.0 TiB"},
+	} {
+		if got := fmtSize(c.b); got != c.want {
+			t.Fatalf("fmtSize(%d) = %q, want %q", c.b, got, c.want)
+		}
 	}
 }
 

@@ -38,6 +38,14 @@ func (c *Client) DescribeJob(ctx context.Context, name string) (wire.JobDescript
 	return out, err
 }
 
+// ListCheckpoints lists the newest checkpoints a job's current run completed, newest
+// first, and the latest one.
+func (c *Client) ListCheckpoints(ctx context.Context, job string) (wire.ListCheckpointsResponse, error) {
+	var out wire.ListCheckpointsResponse
+	err := c.call(ctx, http.MethodGet, jobPath(job)+"/checkpoints", nil, &out)
+	return out, err
+}
+
 // StopJob stops a job, waits until every subtask has stopped and returns the final
 // description.
 func (c *Client) StopJob(ctx context.Context, name string) (wire.JobDescription, error) {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestJobLifecycle(t *testing.T) {
-	env := servertest.StartJobs(t, servertest.Options{})
+	env := servertest.StartJobs(t, servertest.JobsOptions{})
 	c := client.New(env.URL, env.Token, nil)
 	ctx := context.Background()
 
@@ -34,11 +34,18 @@ func TestJobLifecycle(t *testing.T) {
 	if d, err = c.DescribeJob(ctx, "copy"); err != nil || d.Name != "copy" {
 		t.Fatalf("describe: %+v %v", d, err)
 	}
+	// This server keeps no checkpoints.
+	if cps, err := c.ListCheckpoints(ctx, "copy"); err != nil || cps.Checkpoints == nil || len(cps.Checkpoints) != 0 || cps.Latest != nil {
+		t.Fatalf("checkpoints: %+v %v", cps, err)
+	}
+	var e *apierr.Error
+	if _, err := c.ListCheckpoints(ctx, "ghost"); !errors.As(err, &e) || e.Code != "JobNotFound" {
+		t.Fatalf("checkpoints of a job that does not exist: %#v", err)
+	}
 	if d, err = c.StopJob(ctx, "copy"); err != nil || d.State != wire.JobCanceled {
 		t.Fatalf("stop: %+v %v", d, err)
 	}
 	_, err = c.StopJob(ctx, "a/b")
-	var e *apierr.Error
 	if !errors.As(err, &e) || e.Code != "JobNotFound" || e.Kind != apierr.NotFound {
 		t.Fatalf("stop a job that does not exist: %#v", err)
 	}

@@ -94,6 +94,8 @@ type Info struct {
 	Builtin string
 	Args    map[string]string
 	Status  flow.JobStatus
+	// Checkpoints are the checkpoints the job's current run completed, oldest first.
+	Checkpoints []flow.CheckpointStatus
 }
 
 // NewManager returns a manager that knows the given built-in jobs.
@@ -203,7 +205,7 @@ func resolveArgs(b Builtin, args map[string]string) (map[string]string, error) {
 }
 
 func (i *instance) info() Info {
-	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status()}
+	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status(), Checkpoints: i.job.Checkpoints()}
 }
 
 // List returns every job instance the server ran since it started, by name.

@@ -12,7 +12,8 @@ import (
 )
 
 // jobCollector exports the jobs' status as metrics, read from the manager on each
-// scrape; every series of a subtask carries the labels job, operator and subtask.
+// scrape; every series of a subtask carries the labels job, operator and subtask, every
+// checkpoint series the label job.
 type jobCollector struct {
 	jobs  JobsAPI
 	rates *rateSampler
@@ -22,6 +23,10 @@ type jobCollector struct {
 	watermark, watermarkLag   *prometheus.Desc
 	busy, idle, backpressured *prometheus.Desc
 	stateEntries, jobsByState *prometheus.Desc
+
+	checkpoints                              *prometheus.Desc
+	checkpointDuration, checkpointMaxPause   *prometheus.Desc
+	checkpointBytes, checkpointLastCompleted *prometheus.Desc
 }
 
 // jobStates are the states eddy_jobs always reports, so that a dashboard sees zeros.
@@ -30,6 +35,7 @@ var jobStates = []flow.JobState{flow.JobCreated, flow.JobRunning, flow.JobFinish
 func newJobCollector(api JobsAPI, rates *rateSampler, now func() time.Time) *jobCollector {
 	labels := []string{"job", "operator", "subtask"}
 	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, labels, nil) }
+	jobDesc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, []string{"job"}, nil) }
 	return &jobCollector{
 		jobs: api, rates: rates, now: now,
 		recordsIn:     desc("eddy_job_records_in_total", "Records a job's operator subtask received; for a source, the records it read."),
@@ -41,11 +47,20 @@ func newJobCollector(api JobsAPI, rates *rateSampler, now func() time.Time) *job
 		backpressured: desc("eddy_job_backpressured_seconds_total", "Time a subtask spent waiting for a full downstream channel."),
 		stateEntries:  desc("eddy_job_state_entries", "Keyed and broadcast state entries and open windows a subtask holds."),
 		jobsByState:   prometheus.NewDesc("eddy_jobs", "Jobs the server has run since it started, by state.", []string{"state"}, nil),
+
+		checkpoints:             jobDesc("eddy_job_checkpoints_completed_total", "Checkpoints the job's current run completed."),
+		checkpointDuration:      jobDesc("eddy_job_checkpoint_duration_seconds", "Time from trigger to completion of the job's latest checkpoint; absent before the first."),
+		checkpointMaxPause:      jobDesc("eddy_job_checkpoint_max_pause_seconds", "Longest any subtask stopped processing to snapshot for the job's latest checkpoint; absent before the first."),
+		checkpointBytes:         jobDesc("eddy_job_checkpoint_bytes", "Size of the snapshots of the job's latest checkpoint; absent before the first."),
+		checkpointLastCompleted: jobDesc("eddy_job_last_checkpoint_timestamp_seconds", "When the job's latest checkpoint completed, Unix seconds; absent before the first."),
 	}
 }
 
 func (c *jobCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.watermark, c.watermarkLag, c.busy, c.idle, c.backpressured, c.stateEntries, c.jobsByState} {
+	for _, d := range []*prometheus.Desc{
+		c.recordsIn, c.recordsOut, c.watermark, c.watermarkLag, c.busy, c.idle, c.backpressured, c.stateEntries, c.jobsByState,
+		c.checkpoints, c.checkpointDuration, c.checkpointMaxPause, c.checkpointBytes, c.checkpointLastCompleted,
+	} {
 		ch <- d
 	}
 }
@@ -84,8 +99,25 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
+		c.collectCheckpoints(ch, info.Name, info.Checkpoints)
 	}
 	for _, s := range jobStates {
 		ch <- prometheus.MustNewConstMetric(c.jobsByState, prometheus.GaugeValue, float64(byState[s]), string(s))
 	}
+}
+
+// collectCheckpoints exports a job's checkpoint count and its latest checkpoint.
+func (c *jobCollector) collectCheckpoints(ch chan<- prometheus.Metric, job string, cps []flow.CheckpointStatus) {
+	ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(len(cps)), job)
+	if len(cps) == 0 {
+		return
+	}
+	last := cps[len(cps)-1]
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, job)
+	}
+	gauge(c.checkpointDuration, last.Duration.Seconds())
+	gauge(c.checkpointMaxPause, last.MaxPause.Seconds())
+	gauge(c.checkpointBytes, float64(last.Bytes))
+	gauge(c.checkpointLastCompleted, float64(last.Trigger.Add(last.Duration).UnixNano())/1e9)
 }

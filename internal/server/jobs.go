@@ -19,6 +19,7 @@ import (
 //	POST   /v1/jobs                           start a built-in job            201 JobDescription
 //	GET    /v1/jobs                           list jobs                       200 ListJobsResponse
 //	GET    /v1/jobs/{name}                    describe a job                  200 JobDescription
+//	GET    /v1/jobs/{name}/checkpoints        list a job's checkpoints        200 ListCheckpointsResponse
 //	POST   /v1/jobs/{name}/stop               stop a job and wait for it      200 JobDescription
 //
 // and, on /metrics, the eddy_job_* and eddy_jobs metrics (jobmetrics.go). A start
@@ -48,6 +49,7 @@ func (s *Server) routeJobs(api JobsAPI) {
 	s.handle("POST /v1/jobs", true, jr.startJob)
 	s.handle("GET /v1/jobs", true, jr.listJobs)
 	s.handle("GET /v1/jobs/{name}", true, jr.describeJob)
+	s.handle("GET /v1/jobs/{name}/checkpoints", true, jr.listCheckpoints)
 	s.handle("POST /v1/jobs/{name}/stop", true, jr.stopJob)
 }
 
@@ -103,6 +105,33 @@ func (jr *jobRoutes) describeJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, jr.describe(info))
+}
+
+func (jr *jobRoutes) listCheckpoints(w http.ResponseWriter, r *http.Request) {
+	info, err := jr.jobs.Describe(r.PathValue("name"))
+	if err != nil {
+		jr.s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listCheckpoints(info.Checkpoints))
+}
+
+// listCheckpoints lists the newest of a job's checkpoints, which come oldest first.
+func listCheckpoints(all []flow.CheckpointStatus) wire.ListCheckpointsResponse {
+	n := min(len(all), wire.MaxListedCheckpoints)
+	out := wire.ListCheckpointsResponse{Checkpoints: make([]wire.Checkpoint, n)}
+	for i := range n {
+		cp := all[len(all)-1-i]
+		out.Checkpoints[i] = wire.Checkpoint{
+			ID: cp.ID, Triggered: cp.Trigger.UTC(),
+			DurationMillis: cp.Duration.Milliseconds(), MaxPauseMillis: cp.MaxPause.Milliseconds(),
+			Bytes: int64(cp.Bytes), Status: wire.CheckpointCompleted,
+		}
+	}
+	if n > 0 {
+		out.Latest = &out.Checkpoints[0]
+	}
+	return out
 }
 
 func (jr *jobRoutes) stopJob(w http.ResponseWriter, r *http.Request) {

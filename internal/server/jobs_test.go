@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -8,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 )
 
 func TestJobLifecycle(t *testing.T) {
-	env := servertest.StartJobs(t, servertest.Options{})
+	env := servertest.StartJobs(t, servertest.JobsOptions{})
 	c := newCaller(t, env.Env)
 
 	var builtins wire.ListBuiltinsResponse
@@ -114,8 +116,17 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("list: %+v", list.Jobs)
 	}
 
+	// This server keeps no checkpoints: the list is empty, not null.
+	if r := c.do("GET", "/v1/jobs/counts/checkpoints", ""); r.status != 200 || strings.TrimSpace(string(r.body)) != `{"checkpoints":[],"latest":null}` {
+		t.Fatalf("checkpoints of a job without any: %d %s", r.status, r.body)
+	}
+
 	metrics := string(c.do("GET", "/metrics", "").body)
+	if strings.Contains(metrics, "eddy_job_checkpoint_duration_seconds{") {
+		t.Fatalf("a job without checkpoints has a checkpoint duration:\n%s", grepLines(metrics, "checkpoint"))
+	}
 	for _, want := range []string{
+		`eddy_job_checkpoints_completed_total{job="counts"} 0`,
 		`eddy_job_records_in_total{job="counts",operator="read clicks",subtask="0"} 40`,
 		`eddy_job_state_entries{job="counts",operator="count",subtask="1"}`,
 		`eddy_job_busy_seconds_total{job="counts",operator="count",subtask="0"}`,
@@ -145,7 +156,7 @@ func TestJobLifecycle(t *testing.T) {
 }
 
 func TestJobErrors(t *testing.T) {
-	env := servertest.StartJobs(t, servertest.Options{})
+	env := servertest.StartJobs(t, servertest.JobsOptions{})
 	c := newCaller(t, env.Env)
 	c.json("POST", "/v1/streams", `{"name":"clicks"}`, 201, nil)
 
@@ -159,12 +170,107 @@ func TestJobErrors(t *testing.T) {
 	wantError(t, c.do("POST", "/v1/jobs", `{"name":"j","builtin":"window-count","args":{"from":1}}`), 400, "MalformedJSON", "args")
 	wantError(t, c.do("GET", "/v1/jobs/ghost", ""), 404, "JobNotFound", "ghost")
 	wantError(t, c.do("POST", "/v1/jobs/ghost/stop", ""), 404, "JobNotFound", "ghost")
+	wantError(t, c.do("GET", "/v1/jobs/ghost/checkpoints", ""), 404, "JobNotFound", "ghost")
 	wantError(t, c.do("GET", "/v1/jobs", "", "Authorization", ""), 401, "Unauthenticated")
 
 	var list wire.ListJobsResponse
 	c.json("GET", "/v1/jobs", "", 200, &list)
 	if list.Jobs == nil || len(list.Jobs) != 0 {
 		t.Fatalf("no job started, yet the list is %+v", list)
+	}
+}
+
+func TestJobCheckpoints(t *testing.T) {
+	env := servertest.StartJobs(t, servertest.JobsOptions{Checkpoints: flow.NewMemStore(), CheckpointInterval: 50 * time.Millisecond})
+	c := newCaller(t, env.Env)
+	c.json("POST", "/v1/streams", `{"name":"clicks"}`, 201, nil)
+	c.json("POST", "/v1/jobs", `{"name":"counts","builtin":"running-count","args":{"from":"clicks","to":"click-counts"}}`, 201, nil)
+	var recs strings.Builder
+	recs.WriteString(`{"records":[`)
+	for i := range 30 {
+		if i > 0 {
+			recs.WriteString(",")
+		}
+		fmt.Fprintf(&recs, `{"partitionKey":"user-%d","text":"click"}`, i%5)
+	}
+	recs.WriteString(`]}`)
+	c.json("POST", "/v1/streams/clicks/records", recs.String(), 200, nil)
+	waitUntil(t, func() string {
+		var d wire.JobDescription
+		c.json("GET", "/v1/jobs/counts", "", 200, &d)
+		var counted int64
+		for _, s := range d.Operators[len(d.Operators)-1].Subtasks {
+			counted += s.RecordsOut
+		}
+		if counted == 30 {
+			return ""
+		}
+		return fmt.Sprintf("the job counted %d of 30 records", counted)
+	})
+
+	// Wait for a checkpoint of the counts of the 5 keys.
+	counted := time.Now()
+	var (
+		list wire.ListCheckpointsResponse
+		body []byte
+	)
+	waitUntil(t, func() string {
+		r := c.do("GET", "/v1/jobs/counts/checkpoints", "")
+		body = r.body
+		if err := json.Unmarshal(body, &list); r.status != 200 || err != nil {
+			t.Fatalf("checkpoints: %d %s", r.status, body)
+		}
+		if list.Latest != nil && list.Latest.Triggered.After(counted) {
+			return ""
+		}
+		return fmt.Sprintf("no checkpoint triggered after the records were counted: %s", body)
+	})
+	if want := `"triggered":"` + list.Latest.Triggered.Format(time.RFC3339Nano) + `"`; !strings.Contains(string(body), want) || list.Latest.Triggered.Location() != time.UTC {
+		t.Fatalf("the latest checkpoint's trigger time should be %s in UTC:\n%s", want, body)
+	}
+	if len(list.Checkpoints) == 0 || *list.Latest != list.Checkpoints[0] {
+		t.Fatalf("latest %+v is not the first of %+v", list.Latest, list.Checkpoints)
+	}
+	for i, cp := range list.Checkpoints {
+		// A fresh store numbers the run's checkpoints from 1; the newest comes first.
+		if want := list.Latest.ID - int64(i); cp.ID != want {
+			t.Fatalf("checkpoint %d has id %d, want %d: %+v", i, cp.ID, want, list.Checkpoints)
+		}
+		if cp.Status != wire.CheckpointCompleted || cp.Bytes <= 0 || cp.MaxPauseMillis < 0 || cp.MaxPauseMillis > cp.DurationMillis || time.Since(cp.Triggered) > time.Minute {
+			t.Fatalf("checkpoint %+v", cp)
+		}
+	}
+	if last := list.Checkpoints[len(list.Checkpoints)-1]; last.ID != 1 && len(list.Checkpoints) < wire.MaxListedCheckpoints {
+		t.Fatalf("the oldest listed checkpoint is %d, not 1, though fewer than %d are listed", last.ID, wire.MaxListedCheckpoints)
+	}
+
+	metrics := string(c.do("GET", "/metrics", "").body)
+	series := func(name string) float64 {
+		prefix := name + `{job="counts"}`
+		if !strings.Contains(metrics, prefix) {
+			t.Fatalf("metrics lack %s:\n%s", prefix, grepLines(metrics, "checkpoint"))
+		}
+		return sumSeries(t, metrics, prefix)
+	}
+	if n := series("eddy_job_checkpoints_completed_total"); n < float64(list.Latest.ID) {
+		t.Fatalf("eddy_job_checkpoints_completed_total is %v after checkpoint %d completed", n, list.Latest.ID)
+	}
+	if v := series("eddy_job_checkpoint_bytes"); v <= 0 {
+		t.Fatalf("eddy_job_checkpoint_bytes is %v", v)
+	}
+	if d, p := series("eddy_job_checkpoint_duration_seconds"), series("eddy_job_checkpoint_max_pause_seconds"); d <= 0 || p < 0 || p > d {
+		t.Fatalf("eddy_job_checkpoint_duration_seconds %v, eddy_job_checkpoint_max_pause_seconds %v", d, p)
+	}
+	if ts := series("eddy_job_last_checkpoint_timestamp_seconds"); ts < float64(list.Latest.Triggered.UnixNano())/1e9 || ts > float64(time.Now().Unix()+1) {
+		t.Fatalf("eddy_job_last_checkpoint_timestamp_seconds is %v; checkpoint %d was triggered at %v", ts, list.Latest.ID, list.Latest.Triggered)
+	}
+
+	// A stopped job still shows the checkpoints a restart would resume from.
+	c.json("POST", "/v1/jobs/counts/stop", "", 200, nil)
+	var after wire.ListCheckpointsResponse
+	c.json("GET", "/v1/jobs/counts/checkpoints", "", 200, &after)
+	if after.Latest == nil || after.Latest.ID < list.Latest.ID {
+		t.Fatalf("after stop: %+v, before: %+v", after.Latest, list.Latest)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/jobs"
 	"github.com/eddy-streams/eddy/internal/server"
@@ -19,6 +20,15 @@ type JobsEnv struct {
 	Jobs *jobs.Manager
 }
 
+// JobsOptions adjust the server StartJobs starts.
+type JobsOptions struct {
+	Options
+	// Checkpoints, when set, is where every job checkpoints, every CheckpointInterval
+	// (default 10 s).
+	Checkpoints        flow.CheckpointStore
+	CheckpointInterval time.Duration
+}
+
 // StartJobs starts a server as StartWith does whose API also runs the built-in jobs
 // (jobs.Builtins) with a real jobs.Manager; the jobs stop when the test ends, before the
 // streams service closes.
@@ -26,14 +36,17 @@ type JobsEnv struct {
 // The server is a second API server over the environment StartWith made, with its own
 // metrics registry (Env.Registry), so /metrics shows its HTTP and job metrics but not
 // the streams service's.
-func StartJobs(tb testing.TB, opts Options) *JobsEnv {
+func StartJobs(tb testing.TB, opts JobsOptions) *JobsEnv {
 	tb.Helper()
-	env := StartWith(tb, opts)
+	env := StartWith(tb, opts.Options)
 	tokens, err := auth.Open(env.DataDir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m := jobs.NewManager(jobs.Env{Streams: env.Streams, Logger: slog.New(slog.DiscardHandler)}, jobs.Builtins()...)
+	m := jobs.NewManager(jobs.Env{
+		Streams: env.Streams, Logger: slog.New(slog.DiscardHandler),
+		Checkpoints: opts.Checkpoints, CheckpointInterval: opts.CheckpointInterval,
+	}, jobs.Builtins()...)
 	reg := prometheus.NewRegistry()
 	srv := server.New(server.Options{Streams: env.Streams, Jobs: m, Auth: tokens, Registerer: reg, Gatherer: reg})
 	hs := httptest.NewServer(srv.Handler())

@@ -121,3 +121,33 @@ type Subtask struct {
 	// StateEntries counts keyed and broadcast state entries and open windows.
 	StateEntries int64 `json:"stateEntries"`
 }
+
+// CheckpointCompleted is the Status of a checkpoint whose snapshots are all written and
+// whose completion marker is in the checkpoint store: a restart can resume from it.
+const CheckpointCompleted = "COMPLETED"
+
+// Checkpoint is one checkpoint of a job: a consistent snapshot of its state and source
+// positions.
+type Checkpoint struct {
+	ID        int64     `json:"id"`
+	Triggered time.Time `json:"triggered"`
+	// DurationMillis is the time from the trigger until the checkpoint completed.
+	DurationMillis int64 `json:"durationMillis"`
+	// MaxPauseMillis is the longest any subtask stopped processing to take its snapshot.
+	MaxPauseMillis int64 `json:"maxPauseMillis"`
+	// Bytes is the size of the snapshots the checkpoint wrote.
+	Bytes  int64  `json:"bytes"`
+	Status string `json:"status"`
+}
+
+// ListCheckpointsResponse is the body of GET /v1/jobs/{name}/checkpoints: the newest
+// checkpoints the job's current run completed, newest first, at most
+// MaxListedCheckpoints of them.
+type ListCheckpointsResponse struct {
+	Checkpoints []Checkpoint `json:"checkpoints"`
+	// Latest is the newest checkpoint, null before the first completes.
+	Latest *Checkpoint `json:"latest"`
+}
+
+// MaxListedCheckpoints is how many checkpoints ListCheckpointsResponse holds at most.
+const MaxListedCheckpoints = 100
