@@ -159,7 +159,11 @@ var errAborted = errors.New("job aborted")
 // sinks, or until ctx ends or an operator fails. The first failure stops every subtask.
 func Run(ctx context.Context, j *Job) error {
 	if len(j.errs) > 0 {
-		return fmt.Errorf("job %q: %w", j.name, errors.Join(j.errs...))
+		err := fmt.Errorf("job %q: %w", j.name, errors.Join(j.errs...))
+		j.statusMu.Lock()
+		j.current = &jobRun{state: JobFailed, started: time.Now(), finished: time.Now(), err: err.Error()}
+		j.statusMu.Unlock()
+		return err
 	}
 	if len(j.vertices) == 0 {
 		return fmt.Errorf("job %q has no operators", j.name)

@@ -73,8 +73,10 @@ type Manager struct {
 	env      Env
 	builtins map[string]Builtin
 
-	mu   sync.Mutex
-	jobs map[string]*instance
+	mu       sync.Mutex
+	jobs     map[string]*instance
+	starting map[string]bool
+	closed   bool
 }
 
 type instance struct {
@@ -100,7 +102,7 @@ type Info struct {
 
 // NewManager returns a manager that knows the given built-in jobs.
 func NewManager(env Env, builtins ...Builtin) *Manager {
-	m := &Manager{env: env, builtins: map[string]Builtin{}, jobs: map[string]*instance{}}
+	m := &Manager{env: env, builtins: map[string]Builtin{}, jobs: map[string]*instance{}, starting: map[string]bool{}}
 	for _, b := range builtins {
 		m.builtins[b.Name] = b
 	}
@@ -137,7 +139,16 @@ func (m *Manager) Start(name, builtin string, args map[string]string) (Info, err
 	if err != nil {
 		return Info{}, err
 	}
+	// Reserve the name while the job is built, so two starts of one name cannot both win.
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return Info{}, apierr.New(apierr.Unavailable, "ShuttingDown", "the server is shutting down")
+	}
+	if m.starting[name] {
+		m.mu.Unlock()
+		return Info{}, apierr.New(apierr.Conflict, "JobExists", "job %q is being started", name)
+	}
 	if old, ok := m.jobs[name]; ok {
 		select {
 		case <-old.done:
@@ -146,7 +157,13 @@ func (m *Manager) Start(name, builtin string, args map[string]string) (Info, err
 			return Info{}, apierr.New(apierr.Conflict, "JobExists", "job %q is already running; stop it first", name)
 		}
 	}
+	m.starting[name] = true
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.starting, name)
+		m.mu.Unlock()
+	}()
 	env := m.env
 	env.JobName = name
 	job, err := b.Build(env, full)
@@ -314,6 +331,7 @@ func (m *Manager) Resume() error {
 // Close stops every job, waiting up to timeout.
 func (m *Manager) Close(timeout time.Duration) {
 	m.mu.Lock()
+	m.closed = true
 	all := make([]*instance, 0, len(m.jobs))
 	for _, i := range m.jobs {
 		all = append(all, i)
