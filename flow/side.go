@@ -104,6 +104,7 @@ func (sub *subtask) tick(clock Clock) {
 		}
 	}
 	sub.flushIfDue(time.Now())
+	sub.publishState()
 }
 
 // ticker returns the subtask's tick channel: for processing-time timers and for the

@@ -142,7 +142,14 @@ func (sub *subtask) addSnapshotter(name string, s snapshotter) {
 // goroutine may look at its state.
 func (sub *subtask) publish() {
 	sub.polls++
-	if sub.polls%64 != 0 || len(sub.stateSizes) == 0 {
+	if sub.polls%64 == 0 {
+		sub.publishState()
+	}
+}
+
+// publishState counts the state entries of the subtask's operators.
+func (sub *subtask) publishState() {
+	if len(sub.stateSizes) == 0 {
 		return
 	}
 	n := 0

@@ -19,6 +19,7 @@ func newBenchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchStreamsCmd())
+	cmd.AddCommand(newBenchNexmarkCmd())
 	return cmd
 }
 
