@@ -19,7 +19,6 @@ func newBenchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchStreamsCmd())
-	cmd.AddCommand(newBenchNexmarkCmd())
 	return cmd
 }
 
