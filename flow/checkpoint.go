@@ -29,6 +29,9 @@ type CheckpointOptions struct {
 	Interval time.Duration
 	// Retained is how many complete checkpoints are kept (default 3).
 	Retained int
+	// RestoreFrom, if set, is a savepoint (the path Job.Savepoint returned) to start
+	// from instead of the job's latest checkpoint.
+	RestoreFrom string
 }
 
 // CheckpointStore is where checkpoints are written: an object store, a directory, memory.
@@ -299,6 +302,10 @@ type coordinator struct {
 	finished   chan struct{}
 	finishOnce sync.Once
 	stats      checkpointStats
+	// onDemand takes requests for a checkpoint now; each gets the id of the completed
+	// checkpoint, or 0 if it could not complete.
+	onDemand chan chan int64
+	stopped  chan struct{}
 }
 
 type checkpointStats struct {
@@ -393,6 +400,13 @@ func loadCheckpoint(ctx context.Context, store CheckpointStore, metaKey string) 
 func (c *coordinator) run(ctx context.Context, fail func(error)) {
 	ticker := time.NewTicker(c.opts.Interval)
 	defer ticker.Stop()
+	var waiting []chan int64
+	defer func() {
+		close(c.stopped)
+		for _, w := range waiting {
+			w <- 0
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -400,6 +414,8 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 		case <-c.finished:
 			return
 		case <-ticker.C:
+		case w := <-c.onDemand:
+			waiting = append(waiting, w)
 		}
 		c.nextID++
 		id := c.nextID
@@ -453,6 +469,10 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 			default: // a later notification covers this one
 			}
 		}
+		for _, w := range waiting {
+			w <- id
+		}
+		waiting = nil
 		c.prune(ctx, id)
 	}
 }
@@ -496,12 +516,16 @@ func (j *Job) prepareCheckpoints(r *run) error {
 	if err != nil {
 		return fmt.Errorf("list checkpoints: %w", err)
 	}
-	_, state, err := latestOf(r.ctx, c.Store, keys)
-	if err != nil {
+	var state map[string]*restoredVertex
+	if c.RestoreFrom != "" {
+		if _, state, err = loadCheckpoint(r.ctx, c.Store, c.RestoreFrom+"_metadata"); err != nil {
+			return fmt.Errorf("restore savepoint %s: %w", c.RestoreFrom, err)
+		}
+	} else if _, state, err = latestOf(r.ctx, c.Store, keys); err != nil {
 		return err
 	}
 	r.restored = state
-	cp := &coordinator{job: j, opts: *c, acks: make(chan ack, n), total: n, finished: make(chan struct{}), nextID: highestID(keys, j.name)}
+	cp := &coordinator{job: j, opts: *c, acks: make(chan ack, n), total: n, finished: make(chan struct{}), nextID: highestID(keys, j.name), onDemand: make(chan chan int64), stopped: make(chan struct{})}
 	cp.sources = make([]chan int64, sources)
 	for i := range cp.sources {
 		cp.sources[i] = make(chan int64, 1)
@@ -513,8 +537,73 @@ func (j *Job) prepareCheckpoints(r *run) error {
 	r.cp = cp
 	j.statusMu.Lock()
 	j.checkpoints = &cp.stats
+	j.coordinator = cp
 	j.statusMu.Unlock()
 	return nil
+}
+
+// Savepoint takes a checkpoint of the running job now and copies it to
+// <job>/savepoints/<id>/ in the checkpoint store, where it is never pruned. It returns
+// the savepoint's path, which CheckpointOptions.RestoreFrom accepts: a job built from
+// the same code (operator names are the identity of state) restores it, at any
+// parallelism.
+func (j *Job) Savepoint(ctx context.Context) (string, error) {
+	j.statusMu.Lock()
+	c := j.coordinator
+	j.statusMu.Unlock()
+	if c == nil {
+		return "", errors.New("savepoint: the job is not running with checkpoints")
+	}
+	reply := make(chan int64, 1)
+	select {
+	case c.onDemand <- reply:
+	case <-c.stopped:
+		return "", errors.New("savepoint: the job is no longer running")
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	var id int64
+	select {
+	case id = <-reply:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if id == 0 {
+		return "", errors.New("savepoint: the checkpoint could not complete (the job ended or failed)")
+	}
+	return copyCheckpoint(ctx, c.opts.Store, j.name, id)
+}
+
+// copyCheckpoint copies checkpoint id to the savepoints area, metadata last.
+func copyCheckpoint(ctx context.Context, store CheckpointStore, job string, id int64) (string, error) {
+	src := checkpointPrefix(job, id)
+	dst := url.PathEscape(job) + "/savepoints/" + fmt.Sprintf("%020d", id) + "/"
+	raw, err := store.Get(ctx, src+"_metadata")
+	if err != nil {
+		return "", fmt.Errorf("savepoint: %w", err)
+	}
+	var meta checkpointMetadata
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return "", fmt.Errorf("savepoint: %w", err)
+	}
+	for oi := range meta.Operators {
+		for fi := range meta.Operators[oi].Files {
+			f := &meta.Operators[oi].Files[fi]
+			data, err := store.Get(ctx, f.Key)
+			if err != nil {
+				return "", fmt.Errorf("savepoint: %w", err)
+			}
+			f.Key = dst + strings.TrimPrefix(f.Key, src)
+			if err := store.Put(ctx, f.Key, data); err != nil {
+				return "", fmt.Errorf("savepoint: %w", err)
+			}
+		}
+	}
+	out, _ := json.MarshalIndent(meta, "", "  ")
+	if err := store.Put(ctx, dst+"_metadata", out); err != nil {
+		return "", fmt.Errorf("savepoint: %w", err)
+	}
+	return dst, nil
 }
 
 // Checkpoints lists the checkpoints the current run completed.

@@ -23,6 +23,7 @@ type Job struct {
 	statusMu    sync.Mutex
 	current     *jobRun
 	checkpoints *checkpointStats
+	coordinator *coordinator
 }
 
 // JobOptions tune a job; the zero value picks the defaults.
