@@ -32,6 +32,7 @@ their latest checkpoint ('eddy job checkpoints').`,
 		newJobDescribeCmd(cf),
 		newJobCheckpointsCmd(cf),
 		newJobStopCmd(cf),
+		newJobSavepointCmd(cf),
 	)
 	return cmd
 }
@@ -82,8 +83,9 @@ func newJobBuiltinsCmd(cf *clientFlags) *cobra.Command {
 
 func newJobStartCmd(cf *clientFlags) *cobra.Command {
 	var (
-		builtin string
-		args    []string
+		builtin   string
+		args      []string
+		savepoint string
 	)
 	cmd := &cobra.Command{
 		Use:   "start NAME --builtin BUILTIN [--arg KEY=VALUE ...]",
@@ -94,7 +96,7 @@ name is free again once the job has stopped.`,
 		Example: "  eddy job start click-counts --builtin window-count --arg from=clicks --arg to=click-counts --arg window=1m",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			req := wire.StartJobRequest{Name: names[0], Builtin: builtin, Args: map[string]string{}}
+			req := wire.StartJobRequest{Name: names[0], Builtin: builtin, Args: map[string]string{}, FromSavepoint: savepoint}
 			for _, a := range args {
 				k, v, ok := strings.Cut(a, "=")
 				if !ok || k == "" {
@@ -118,7 +120,44 @@ name is free again once the job has stopped.`,
 	}
 	cmd.Flags().StringVar(&builtin, "builtin", "", "built-in job to run (see 'eddy job builtins')")
 	cmd.Flags().StringArrayVar(&args, "arg", nil, "argument of the built-in job as KEY=VALUE; repeat for each")
+	cmd.Flags().StringVar(&savepoint, "from-savepoint", "", "start from this savepoint ('eddy job savepoint' prints it), e.g. at another --arg parallelism")
 	_ = cmd.MarkFlagRequired("builtin")
+	return cmd
+}
+
+func newJobSavepointCmd(cf *clientFlags) *cobra.Command {
+	var stop bool
+	cmd := &cobra.Command{
+		Use:   "savepoint NAME [--stop]",
+		Short: "Take a savepoint of a running job (and stop it with --stop)",
+		Long: `Take a savepoint: a checkpoint taken now and kept until you delete it. Start the
+same built-in job from it with 'eddy job start --from-savepoint PATH', also at
+another parallelism: keyed state is redistributed by key group.`,
+		Example: `  eddy job savepoint counter --stop
+  eddy job start counter --builtin running-count --arg from=clicks --arg to=counts --arg parallelism=4 --from-savepoint counter/savepoints/00000000000000000042/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.connect(cmd)
+			if err != nil {
+				return err
+			}
+			path, err := c.Savepoint(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if stop {
+				if _, err := c.StopJob(cmd.Context(), args[0]); err != nil {
+					return fmt.Errorf("savepoint %s taken, but stopping the job failed: %w", path, err)
+				}
+			}
+			if cf.json() {
+				return writeJSON(cmd.OutOrStdout(), wire.SavepointResponse{Savepoint: path})
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), path)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&stop, "stop", false, "stop the job after the savepoint")
 	return cmd
 }
 

@@ -53,3 +53,10 @@ func (c *Client) StopJob(ctx context.Context, name string) (wire.JobDescription,
 	err := c.call(ctx, http.MethodPost, jobPath(name)+"/stop", nil, &out)
 	return out, err
 }
+
+// Savepoint takes a savepoint of a running job and returns its path.
+func (c *Client) Savepoint(ctx context.Context, name string) (string, error) {
+	var out wire.SavepointResponse
+	err := c.call(ctx, http.MethodPost, jobPath(name)+"/savepoint", nil, &out)
+	return out.Savepoint, err
+}

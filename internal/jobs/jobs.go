@@ -38,6 +38,8 @@ type Env struct {
 	CheckpointInterval time.Duration
 	// JobName is the name of the job instance being built.
 	JobName string
+	// RestoreFrom is a savepoint the job instance starts from, if any.
+	RestoreFrom string
 }
 
 // JobOptions are the options a built-in job should run with: the server's checkpoint
@@ -45,7 +47,7 @@ type Env struct {
 func (e Env) JobOptions(parallelism int) flow.JobOptions {
 	o := flow.JobOptions{Parallelism: parallelism}
 	if e.Checkpoints != nil {
-		o.Checkpoints = &flow.CheckpointOptions{Store: e.Checkpoints, Interval: e.CheckpointInterval}
+		o.Checkpoints = &flow.CheckpointOptions{Store: e.Checkpoints, Interval: e.CheckpointInterval, RestoreFrom: e.RestoreFrom}
 	}
 	return o
 }
@@ -123,6 +125,15 @@ var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // Start builds a built-in job with args and runs it under name.
 func (m *Manager) Start(name, builtin string, args map[string]string) (Info, error) {
+	return m.StartFrom(name, builtin, args, "")
+}
+
+// StartFrom is Start from a savepoint (a path Savepoint returned); "" starts from the
+// job's latest checkpoint, if any.
+func (m *Manager) StartFrom(name, builtin string, args map[string]string, savepoint string) (Info, error) {
+	if savepoint != "" && m.env.Checkpoints == nil {
+		return Info{}, apierr.New(apierr.Invalid, "NoCheckpointStore", "the server has no checkpoint store to read savepoint %q from", savepoint)
+	}
 	if !jobNameRE.MatchString(name) {
 		return Info{}, apierr.New(apierr.Invalid, "InvalidJobName", "job name %q is invalid: use 1 to 128 letters, digits, '_' or '-', starting with a letter or digit", name)
 	}
@@ -166,6 +177,7 @@ func (m *Manager) Start(name, builtin string, args map[string]string) (Info, err
 	}()
 	env := m.env
 	env.JobName = name
+	env.RestoreFrom = savepoint
 	job, err := b.Build(env, full)
 	if err != nil {
 		if _, ok := apierr.As(err); ok {
@@ -270,6 +282,23 @@ func (m *Manager) Stop(ctx context.Context, name string) (Info, error) {
 		return Info{}, err
 	}
 	return i.info(), nil
+}
+
+// Savepoint takes a checkpoint of a running job now and keeps it as a savepoint; it
+// returns the savepoint's path for StartFrom.
+func (m *Manager) Savepoint(ctx context.Context, name string) (string, error) {
+	m.mu.Lock()
+	i, ok := m.jobs[name]
+	m.mu.Unlock()
+	if !ok {
+		return "", apierr.New(apierr.NotFound, "JobNotFound", "job %q does not exist", name)
+	}
+	path, err := i.job.Savepoint(ctx)
+	if err != nil {
+		return "", apierr.New(apierr.Conflict, "SavepointFailed", "job %q: %v", name, err)
+	}
+	m.env.Logger.Info("savepoint taken", "job", name, "path", path)
+	return path, nil
 }
 
 // spec is a started job as jobs.json records it.

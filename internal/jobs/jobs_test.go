@@ -3,6 +3,8 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"log/slog"
 	"testing"
 	"time"
@@ -91,5 +93,85 @@ func TestWindowCountJobRunsAndStops(t *testing.T) {
 	}
 	if len(info.Status.Operators) != 2 || info.Status.Operators[0].Subtasks[0].RecordsIn == 0 {
 		t.Fatalf("status %+v", info.Status)
+	}
+}
+
+func TestSavepointStopAndRescale(t *testing.T) {
+	ctx := context.Background()
+	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncInterval, FsyncInterval: time.Second, MaxStore: 1 << 30, MaxMemory: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := streams.Open(log.Conn, streams.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { svc.Close(); _ = log.Close() }()
+	m := jobs.NewManager(jobs.Env{Streams: svc, Logger: slog.New(slog.DiscardHandler), Checkpoints: flow.NewMemStore(), CheckpointInterval: time.Hour}, jobs.Builtins()...)
+	defer m.Close(5 * time.Second)
+	if _, err := svc.Create(ctx, "taps", streams.Config{Shards: 2}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n int) {
+		var recs []streams.Record
+		for i := 0; i < n; i++ {
+			recs = append(recs, streams.Record{PartitionKey: fmt.Sprintf("card-%d", i%5), Data: []byte("tap")})
+		}
+		if _, err := svc.Put(ctx, "taps", recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := map[string]string{"from": "taps", "to": "tap-counts", "parallelism": "2"}
+	if _, err := m.Start("counter", "running-count", args); err != nil {
+		t.Fatal(err)
+	}
+	put(100)
+	time.Sleep(200 * time.Millisecond) // let the job read them before the savepoint
+	path, err := m.Savepoint(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Stop(ctx, "counter"); err != nil {
+		t.Fatal(err)
+	}
+	put(100)
+	args["parallelism"] = "3"
+	if _, err := m.StartFrom("counter", "running-count", args, path); err != nil {
+		t.Fatal(err)
+	}
+	// The restarted job sees no checkpoint for an hour: a savepoint makes its output visible.
+	var perKey map[string][]int
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := m.Savepoint(ctx, "counter"); err != nil {
+			t.Fatal(err)
+		}
+		perKey = map[string][]int{}
+		it, _ := svc.NewIterator(ctx, "tap-counts", "", streams.Start{Kind: streams.TrimHorizon})
+		recs, _, _ := it.Next(ctx, 1000, 0)
+		for _, r := range recs {
+			var key string
+			var n int
+			fmt.Sscanf(string(r.Data), "%s %d", &key, &n)
+			perKey[key] = append(perKey[key], n)
+		}
+		if len(recs) >= 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for key, counts := range perKey {
+		slices.Sort(counts)
+		for i, n := range counts {
+			if n != i+1 {
+				t.Fatalf("%s: counts %v", key, counts)
+			}
+		}
+		if len(counts) != 40 {
+			t.Fatalf("%s: %d counts, want 40", key, len(counts))
+		}
+	}
+	if len(perKey) != 5 {
+		t.Fatalf("keys %v", perKey)
 	}
 }

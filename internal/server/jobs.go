@@ -30,6 +30,8 @@ type JobsAPI interface {
 	List() []jobs.Info
 	Describe(name string) (jobs.Info, error)
 	Stop(ctx context.Context, name string) (jobs.Info, error)
+	StartFrom(name, builtin string, args map[string]string, savepoint string) (jobs.Info, error)
+	Savepoint(ctx context.Context, name string) (string, error)
 }
 
 // jobRoutes serves the job endpoints.
@@ -51,6 +53,16 @@ func (s *Server) routeJobs(api JobsAPI) {
 	s.handle("GET /v1/jobs/{name}", true, jr.describeJob)
 	s.handle("GET /v1/jobs/{name}/checkpoints", true, jr.listCheckpoints)
 	s.handle("POST /v1/jobs/{name}/stop", true, jr.stopJob)
+	s.handle("POST /v1/jobs/{name}/savepoint", true, jr.savepoint)
+}
+
+func (jr *jobRoutes) savepoint(w http.ResponseWriter, r *http.Request) {
+	path, err := jr.jobs.Savepoint(r.Context(), r.PathValue("name"))
+	if err != nil {
+		jr.s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.SavepointResponse{Savepoint: path})
 }
 
 func (jr *jobRoutes) listBuiltins(w http.ResponseWriter, _ *http.Request) {
@@ -80,7 +92,7 @@ func (jr *jobRoutes) startJob(w http.ResponseWriter, r *http.Request) {
 		jr.s.writeError(w, r, errMissing("builtin", "the built-in job to run; GET /v1/builtins lists them"))
 		return
 	}
-	info, err := jr.jobs.Start(req.Name, req.Builtin, req.Args)
+	info, err := jr.jobs.StartFrom(req.Name, req.Builtin, req.Args, req.FromSavepoint)
 	if err != nil {
 		jr.s.writeError(w, r, err)
 		return

@@ -28,6 +28,13 @@ type StartJobRequest struct {
 	Name    string            `json:"name"`
 	Builtin string            `json:"builtin"`
 	Args    map[string]string `json:"args,omitempty"`
+	// FromSavepoint starts the job from a savepoint path instead of its latest checkpoint.
+	FromSavepoint string `json:"fromSavepoint,omitempty"`
+}
+
+// SavepointResponse is the body of POST /v1/jobs/{name}/savepoint.
+type SavepointResponse struct {
+	Savepoint string `json:"savepoint"`
 }
 
 // The states of a job, the values of State in JobSummary and JobDescription.
