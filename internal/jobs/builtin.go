@@ -35,17 +35,10 @@ var runningCount = Builtin{
 		if err != nil {
 			return nil, err
 		}
-		src, err := streamSource(env, args, func(r *streams.StoredRecord) (string, int64, error) {
-			return strings.Clone(r.PartitionKey), r.ArrivalTime.UnixMilli(), nil
-		})
+		job, keys, err := streamJob(env, args, par, partitionKey)
 		if err != nil {
 			return nil, err
 		}
-		if err := ensureStream(env, args["to"]); err != nil {
-			return nil, err
-		}
-		job := flow.NewJob(env.JobName, env.JobOptions(par))
-		keys := flow.FromSource(job, "read "+args["from"], 1, src)
 		counts := flow.Process(flow.KeyBy(keys, func(k string) string { return k }), "count", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, string, string] {
 			n := flow.NewValueState[int64](rt, "n")
 			return flow.KeyedProcessor[string, string, string]{Element: func(ctx *flow.ProcessContext[string, string], k string) {
@@ -54,13 +47,10 @@ var runningCount = Builtin{
 				ctx.Emit(k + " " + strconv.FormatInt(c+1, 10))
 			}}
 		})
-		flow.SinkTo(counts, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[string]{
-			Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
-			Encode: func(line string, _ int64) (streams.Record, error) {
-				key, _, _ := strings.Cut(line, " ")
-				return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
-			},
-		}))
+		toStream(env, args, counts, func(line string, _ int64) (streams.Record, error) {
+			key, _, _ := strings.Cut(line, " ")
+			return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
+		})
 		return job, nil
 	},
 }
@@ -86,27 +76,17 @@ var windowCount = Builtin{
 		if err != nil {
 			return nil, err
 		}
-		src, err := streamSource(env, args, func(r *streams.StoredRecord) (string, int64, error) {
-			return strings.Clone(r.PartitionKey), r.ArrivalTime.UnixMilli(), nil
-		})
+		job, keys, err := streamJob(env, args, par, partitionKey)
 		if err != nil {
 			return nil, err
 		}
-		if err := ensureStream(env, args["to"]); err != nil {
-			return nil, err
-		}
-		job := flow.NewJob(env.JobName, env.JobOptions(par))
-		keys := flow.FromSource(job, "read "+args["from"], 1, src)
 		counts := flow.WindowAggregate(flow.KeyBy(keys, func(k string) string { return k }), "count", flow.Tumbling(size), flow.Count[string]())
-		flow.SinkTo(counts, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[flow.WindowResult[string, int64]]{
-			Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
-			Encode: func(w flow.WindowResult[string, int64], _ int64) (streams.Record, error) {
-				data, err := json.Marshal(map[string]any{
-					"key": w.Key, "windowStart": time.UnixMilli(w.Window.Start).UTC(), "windowEnd": time.UnixMilli(w.Window.End).UTC(), "count": w.Value,
-				})
-				return streams.Record{PartitionKey: w.Key, Data: data}, err
-			},
-		}))
+		toStream(env, args, counts, func(w flow.WindowResult[string, int64], _ int64) (streams.Record, error) {
+			data, err := json.Marshal(map[string]any{
+				"key": w.Key, "windowStart": time.UnixMilli(w.Window.Start).UTC(), "windowEnd": time.UnixMilli(w.Window.End).UTC(), "count": w.Value,
+			})
+			return streams.Record{PartitionKey: w.Key, Data: data}, err
+		})
 		return job, nil
 	},
 }
@@ -155,6 +135,33 @@ func parallelism(args map[string]string) (int, error) {
 		return 0, apierr.New(apierr.Invalid, "InvalidArgument", "parallelism %q must be 1..128", args["parallelism"])
 	}
 	return p, nil
+}
+
+// partitionKey decodes a record as its partition key, timed by its arrival.
+func partitionKey(r *streams.StoredRecord) (string, int64, error) {
+	return strings.Clone(r.PartitionKey), r.ArrivalTime.UnixMilli(), nil
+}
+
+// streamJob starts a job that reads args["from"] and will write args["to"] (created if
+// missing): the shape every built-in job has.
+func streamJob[T any](env Env, args map[string]string, parallelism int, decode func(*streams.StoredRecord) (T, int64, error)) (*flow.Job, *flow.Stream[T], error) {
+	src, err := streamSource(env, args, decode)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ensureStream(env, args["to"]); err != nil {
+		return nil, nil, err
+	}
+	job := flow.NewJob(env.JobName, env.JobOptions(parallelism))
+	return job, flow.FromSource(job, "read "+args["from"], 1, src), nil
+}
+
+// toStream writes s to args["to"], exactly-once when the server checkpoints.
+func toStream[T any](env Env, args map[string]string, s *flow.Stream[T], encode func(T, int64) (streams.Record, error)) {
+	flow.SinkTo(s, "write "+args["to"], eddystream.NewSink(eddystream.SinkConfig[T]{
+		Service: env.Streams, Stream: args["to"], ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
+		Encode: encode,
+	}))
 }
 
 func streamSource[T any](env Env, args map[string]string, decode func(*streams.StoredRecord) (T, int64, error)) (*eddystream.Source[T], error) {

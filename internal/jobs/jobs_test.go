@@ -12,27 +12,19 @@ import (
 	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/apierr"
 	"github.com/eddy-streams/eddy/internal/jobs"
-	"github.com/eddy-streams/eddy/internal/natslog"
 	"github.com/eddy-streams/eddy/internal/streams"
+	"github.com/eddy-streams/eddy/internal/streams/streamstest"
 )
 
 func TestWindowCountJobRunsAndStops(t *testing.T) {
 	ctx := context.Background()
-	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncInterval, FsyncInterval: time.Second, MaxStore: 1 << 30, MaxMemory: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := streams.Open(log.Conn, streams.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { svc.Close(); _ = log.Close() }()
+	svc := streamstest.Start(t, streams.Options{})
 	m := jobs.NewManager(jobs.Env{Streams: svc, Logger: slog.New(slog.DiscardHandler)}, jobs.Builtins()...)
 	defer m.Close(5 * time.Second)
 	if _, err := svc.Create(ctx, "clicks", streams.Config{Shards: 2}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.Start("counts", "window-count", map[string]string{"from": "clicks"})
+	_, err := m.Start("counts", "window-count", map[string]string{"from": "clicks"})
 	if apierr.CodeOf(err) != "MissingArgument" {
 		t.Fatalf("missing argument: %v", err)
 	}
@@ -98,15 +90,7 @@ func TestWindowCountJobRunsAndStops(t *testing.T) {
 
 func TestSavepointStopAndRescale(t *testing.T) {
 	ctx := context.Background()
-	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncInterval, FsyncInterval: time.Second, MaxStore: 1 << 30, MaxMemory: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := streams.Open(log.Conn, streams.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { svc.Close(); _ = log.Close() }()
+	svc := streamstest.Start(t, streams.Options{})
 	m := jobs.NewManager(jobs.Env{Streams: svc, Logger: slog.New(slog.DiscardHandler), Checkpoints: flow.NewMemStore(), CheckpointInterval: time.Hour}, jobs.Builtins()...)
 	defer m.Close(5 * time.Second)
 	if _, err := svc.Create(ctx, "taps", streams.Config{Shards: 2}); err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/connectors/eddystream"
-	"github.com/eddy-streams/eddy/internal/natslog"
 	"github.com/eddy-streams/eddy/internal/streams"
+	"github.com/eddy-streams/eddy/internal/streams/streamstest"
 )
 
 type reading struct {
@@ -22,15 +22,7 @@ type reading struct {
 
 func TestStreamToWindowToStreamWithDeadLetters(t *testing.T) {
 	ctx := context.Background()
-	log, err := natslog.Open(natslog.Options{Dir: t.TempDir(), Fsync: natslog.FsyncInterval, FsyncInterval: time.Second, MaxStore: 1 << 30, MaxMemory: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := streams.Open(log.Conn, streams.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { svc.Close(); _ = log.Close() }()
+	svc := streamstest.Start(t, streams.Options{})
 	if _, err := svc.Create(ctx, "readings", streams.Config{Shards: 3}); err != nil {
 		t.Fatal(err)
 	}
