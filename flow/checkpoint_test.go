@@ -6,7 +6,10 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -252,5 +255,59 @@ func TestSavepointRestoresAtAnotherParallelism(t *testing.T) {
 	}
 	if got, want := out.all(), reference.all(); !slices.Equal(got, want) {
 		t.Fatalf("from savepoint %s at parallelism 3: %d records, want %d", path, len(got), len(want))
+	}
+}
+
+func TestFileSinkIsExactlyOnceAcrossACrash(t *testing.T) {
+	dir := t.TempDir()
+	build := func(opts flow.JobOptions, slow bool) *flow.Job {
+		job := flow.NewJob("files", opts)
+		src := flow.FromGenerator(job, "gen", 1, func(int, int) func(*int) bool {
+			i := 0
+			return func(v *int) bool {
+				if slow && i%100 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				*v = i
+				i++
+				return i <= 20_000
+			}
+		}, flow.SourceOptions[int]{})
+		flow.ToFiles(src, "files", dir, func(v int) []byte { return []byte(fmt.Sprint(v)) })
+		return job
+	}
+	cps := flow.NewMemStore()
+	opts := flow.JobOptions{Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
+	job := build(opts, true)
+	ctx, crash := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- flow.Run(ctx, job) }()
+	for len(job.Checkpoints()) < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	crash()
+	<-done
+	if err := flow.Run(context.Background(), build(opts, false)); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "part-*.txt"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Fields(string(data)) {
+			if seen[line] {
+				t.Fatalf("%s written twice", line)
+			}
+			seen[line] = true
+		}
+	}
+	if len(seen) != 20_000 {
+		t.Fatalf("%d distinct records in the files, want 20000", len(seen))
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, ".part-*")); len(tmp) > 1 {
+		t.Fatalf("temporary files left: %v", tmp)
 	}
 }
