@@ -23,6 +23,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newBenchCmd(), newVerifyCmd())
 	return root
 }
