@@ -1,0 +1,466 @@
+package checkpointbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eddy-streams/eddy/flow"
+)
+
+// Config chooses the cases to run.
+type Config struct {
+	// States lists the state sizes to try, in bytes of values: a state of S bytes holds
+	// S ÷ ValueBytes keys.
+	States     []int64
+	ValueBytes int
+	// Interval between checkpoints, and Duration of the measured phase of each job.
+	Interval time.Duration
+	Duration time.Duration
+	// Parallelism is the number of keyed subtasks (default GOMAXPROCS).
+	Parallelism int
+	// Dir is where the checkpoint directories are made; empty picks the system temp dir,
+	// or the user cache dir when the temp dir is in memory (tmpfs), so checkpoints are
+	// written to a disk.
+	Dir string
+	// Progress, if set, receives a line as each phase starts.
+	Progress io.Writer
+}
+
+// DefaultConfig is what `eddy bench checkpoint` runs without flags: a 100 MB state,
+// which takes under a minute and about 1.5 GB of memory at its peak (650 MB of it
+// live). A 1 GB state is opt-in: it needs about ten times that.
+func DefaultConfig() Config {
+	return Config{
+		States:      []int64{100 * mb},
+		ValueBytes:  100,
+		Interval:    2 * time.Second,
+		Duration:    20 * time.Second,
+		Parallelism: runtime.GOMAXPROCS(0),
+	}
+}
+
+const (
+	kb = 1000
+	mb = 1000 * kb
+	gb = 1000 * mb
+)
+
+// maxKeys keeps the update walk a permutation of the keys (see source.Run).
+const maxKeys = 2_000_000_000
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.States) == 0:
+		return errors.New("need at least one state size")
+	case c.ValueBytes < 1:
+		return fmt.Errorf("value bytes must be positive, got %d", c.ValueBytes)
+	case c.Interval <= 0:
+		return fmt.Errorf("checkpoint interval must be positive, got %s", c.Interval)
+	case c.Duration < c.Interval:
+		return fmt.Errorf("duration (%s) must be at least one checkpoint interval (%s)", c.Duration, c.Interval)
+	case c.Parallelism < 1:
+		return fmt.Errorf("parallelism must be positive, got %d", c.Parallelism)
+	}
+	for _, s := range c.States {
+		keys := s / int64(c.ValueBytes)
+		if keys < 1 || keys > maxKeys {
+			return fmt.Errorf("state %s of %d-byte values makes %d keys: want 1..%d", FormatSize(s), c.ValueBytes, keys, maxKeys)
+		}
+	}
+	return nil
+}
+
+// ParseSize reads a size such as 100MB, 1GB, 512KiB or 4096 (bytes). KB, MB and GB are
+// powers of 1000, KiB, MiB and GiB of 1024.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", kb}, {"MB", mb}, {"GB", gb}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// FormatSize writes bytes in decimal units, as ParseSize reads them.
+func FormatSize(b int64) string {
+	switch {
+	case b >= gb:
+		return strconv.FormatFloat(float64(b)/gb, 'f', -1, 64) + " GB"
+	case b >= mb:
+		return strconv.FormatFloat(float64(b)/mb, 'f', -1, 64) + " MB"
+	case b >= kb:
+		return strconv.FormatFloat(float64(b)/kb, 'f', -1, 64) + " KB"
+	}
+	return strconv.FormatInt(b, 10) + " B"
+}
+
+// Run runs every case of cfg and reports the figures. On error the report holds the
+// cases finished so far.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	mem, restoreLimit := planMemory()
+	defer restoreLimit()
+	for _, s := range cfg.States {
+		if err := mem.check(s, s/int64(cfg.ValueBytes), cfg.ValueBytes); err != nil {
+			return nil, err
+		}
+	}
+	base, fs, err := checkpointBase(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(base, "eddy-bench-checkpoint-")
+	if err != nil {
+		return nil, fmt.Errorf("make checkpoint dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rep := &Report{
+		StartedAt:       time.Now().UTC(),
+		ValueBytes:      cfg.ValueBytes,
+		Interval:        cfg.Interval,
+		IntervalSeconds: cfg.Interval.Seconds(),
+		Duration:        cfg.Duration,
+		DurationSeconds: cfg.Duration.Seconds(),
+		Parallelism:     cfg.Parallelism,
+		GOMAXPROCS:      runtime.GOMAXPROCS(0),
+		CPUs:            runtime.NumCPU(),
+		GoVersion:       runtime.Version(),
+		StoreDir:        dir,
+		StoreFS:         fs,
+		NotMeasured:     []string{notMeasuredIncremental},
+		MemoryAvailable: mem.available,
+		MemoryLimit:     mem.limit,
+	}
+	defer rep.check()
+	b := &bench{cfg: cfg, dir: dir}
+	for _, s := range cfg.States {
+		res, err := b.runCase(ctx, s)
+		if err != nil {
+			return rep, fmt.Errorf("state %s: %w", FormatSize(s), err)
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	return rep, nil
+}
+
+// notMeasuredIncremental says why the report has no rows for incremental checkpoints.
+const notMeasuredIncremental = "Incremental checkpoints (Pebble state backend): not measured, no rows, because the Pebble backend is not built yet."
+
+// bench is one run.
+type bench struct {
+	cfg Config
+	dir string
+}
+
+func (b *bench) progress(format string, args ...any) {
+	if b.cfg.Progress != nil {
+		fmt.Fprintf(b.cfg.Progress, format+"\n", args...)
+	}
+}
+
+// runCase measures one state size: a baseline job without checkpoints, the same job
+// with checkpoints, then a new run restoring the latest of them. Only one job holds
+// state at a time, and the memory of the last is returned before the next starts.
+func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err error) {
+	keys := stateBytes / int64(b.cfg.ValueBytes)
+	res = Result{StateBytes: stateBytes, Keys: keys}
+	peak := startPeakSampler()
+	defer func() { res.PeakMemoryBytes, res.PeakLiveHeapBytes = peak.stop() }()
+	name := FormatSize(stateBytes)
+	p := plan{keys: keys, valueBytes: b.cfg.ValueBytes, fill: true, parallelism: b.cfg.Parallelism}
+
+	b.progress("state %s: baseline, no checkpoints: fill %d keys, then %s of records", name, keys, b.cfg.Duration)
+	returnMemory()
+	before := heapInUse()
+	base, err := b.phase(ctx, p, stateBytes)
+	if err != nil {
+		return res, fmt.Errorf("baseline: %w", err)
+	}
+	res.FillSeconds = base.fill.Seconds()
+	res.HeapBytes = max(base.heap-before, 0)
+	res.BaselineRecordsPerSec = base.rate
+
+	storeDir := filepath.Join(b.dir, strings.ReplaceAll(name, " ", ""))
+	if err := os.MkdirAll(storeDir, 0o755); err != nil {
+		return res, fmt.Errorf("make checkpoint dir: %w", err)
+	}
+	store, err := flow.OpenBlobStore(ctx, "file://"+filepath.ToSlash(storeDir))
+	if err != nil {
+		return res, err
+	}
+	defer store.Close()
+	defer os.RemoveAll(storeDir)
+
+	b.progress("state %s: checkpoints every %s: fill, then %s of records", name, b.cfg.Interval, b.cfg.Duration)
+	returnMemory()
+	p.checkpoints = &flow.CheckpointOptions{Store: store, Interval: b.cfg.Interval}
+	cp, err := b.phase(ctx, p, stateBytes)
+	if err != nil {
+		return res, fmt.Errorf("with checkpoints: %w", err)
+	}
+	res.CheckpointRecordsPerSec = cp.rate
+	res.CheckpointPhaseSeconds = cp.measured.Seconds()
+	if base.rate > 0 {
+		res.VsBaseline = cp.rate / base.rate
+	}
+	res.setCheckpoints(cp.checkpoints)
+
+	b.progress("state %s: restore the latest checkpoint in a new run", name)
+	returnMemory()
+	p.fill = false
+	// The restoring run takes no checkpoint while it is watched.
+	p.checkpoints = &flow.CheckpointOptions{Store: store, Interval: time.Hour}
+	rec, err := restore(ctx, p)
+	if err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	res.RecoveryMs = ms(rec.recovery)
+	res.RestoreSampled, res.RestoreMissing = rec.sampled, rec.missing
+	if rec.missing > 0 {
+		res.Error = fmt.Sprintf("after restore %d of %d sampled keys had no value: the state was not restored in full", rec.missing, rec.sampled)
+	}
+	returnMemory()
+	return res, nil
+}
+
+// phaseResult is what one measured job did.
+type phaseResult struct {
+	fill time.Duration
+	// heap is the Go heap in use right after the fill, after a full GC.
+	heap int64
+	// measured is how long the events were counted, and rate how many were processed
+	// per second.
+	measured time.Duration
+	rate     float64
+	// checkpoints are those triggered after the fill.
+	checkpoints []flow.CheckpointStatus
+}
+
+// minCheckpoints is how many checkpoints the checkpointing phase waits for beyond its
+// duration, when checkpoints take longer than the interval, so the figures describe more
+// than one; maxCheckpointWait bounds that wait.
+const (
+	minCheckpoints    = 3
+	maxCheckpointWait = 10 * time.Minute
+)
+
+// phase runs the job of p: it waits for the fill to be processed, collects garbage,
+// then counts events for Duration (with checkpoints, also until minCheckpoints have
+// completed) and stops the job.
+func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResult, error) {
+	var out phaseResult
+	job, c := newJob(p)
+	r := start(ctx, job)
+	defer r.stop()
+	begin := time.Now()
+	if err := r.waitFor(ctx, func() bool { return c.total(countFilled) == p.keys }, fillTimeout(stateBytes)); err != nil {
+		return out, fmt.Errorf("fill %d keys: %w", p.keys, err)
+	}
+	filled := time.Now()
+	out.fill = filled.Sub(begin)
+	// Both phases start from a collected heap, and the baseline's heap is the state's.
+	runtime.GC()
+	out.heap = heapInUse()
+
+	// A checkpoint triggered after the last fill record was processed holds every key.
+	complete := func() []flow.CheckpointStatus {
+		var cps []flow.CheckpointStatus
+		for _, s := range job.Checkpoints() {
+			if !s.Trigger.Before(filled) {
+				cps = append(cps, s)
+			}
+		}
+		return cps
+	}
+	from, events0 := time.Now(), c.total(countEvents)
+	if err := r.sleep(ctx, b.cfg.Duration); err != nil {
+		return out, err
+	}
+	if p.checkpoints != nil {
+		enough := func() bool { return len(complete()) >= minCheckpoints }
+		if err := r.waitFor(ctx, enough, maxCheckpointWait); err != nil {
+			return out, fmt.Errorf("wait for %d checkpoints: %w", minCheckpoints, err)
+		}
+	}
+	out.measured, out.checkpoints = time.Since(from), complete()
+	out.rate = float64(c.total(countEvents)-events0) / out.measured.Seconds()
+	if n := c.total(countMissing); n > 0 {
+		return out, fmt.Errorf("%d events found no value for their key after the fill", n)
+	}
+	return out, r.stop()
+}
+
+// fillTimeout bounds the fill generously: a 100 MB state of 100-byte values fills in
+// about a second on two cores, this allows a minute and a second per MB.
+func fillTimeout(stateBytes int64) time.Duration {
+	return time.Minute + time.Duration(stateBytes/mb)*time.Second
+}
+
+// restoreResult is what a restoring run showed.
+type restoreResult struct {
+	recovery time.Duration
+	// sampled events after the restore; missing of them found no value for their key.
+	sampled, missing int64
+}
+
+// restoreSample is how many events after the restore are checked for their key's
+// value, or as many as arrive in restoreSampleTime.
+const (
+	restoreSample     = 200_000
+	restoreSampleTime = 2 * time.Second
+)
+
+// restore starts a new run of the job of p, which restores the latest complete
+// checkpoint, and times it from the call of flow.Run to the first record a keyed
+// subtask processes; then it checks that sampled keys have their values.
+func restore(ctx context.Context, p plan) (restoreResult, error) {
+	var out restoreResult
+	job, c := newJob(p)
+	t0 := time.Now()
+	r := start(ctx, job)
+	defer r.stop()
+	if err := r.waitFor(ctx, func() bool { return c.first.Load() != 0 }, 10*time.Minute); err != nil {
+		return out, fmt.Errorf("wait for the first record: %w", err)
+	}
+	out.recovery = time.Unix(0, c.first.Load()).Sub(t0)
+	deadline := time.Now().Add(restoreSampleTime)
+	if err := r.waitFor(ctx, func() bool { return c.total(countEvents) >= restoreSample || time.Now().After(deadline) }, time.Minute); err != nil {
+		return out, err
+	}
+	out.sampled, out.missing = c.total(countEvents), c.total(countMissing)
+	return out, r.stop()
+}
+
+// runner is a job running in its own goroutine.
+type runner struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+	stopped bool
+}
+
+func start(ctx context.Context, job *flow.Job) *runner {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &runner{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		r.err = flow.Run(ctx, job)
+		close(r.done)
+	}()
+	return r
+}
+
+// stop cancels the job, waits for it to end and returns its failure, if any.
+func (r *runner) stop() error {
+	if r.stopped {
+		return nil
+	}
+	r.stopped = true
+	r.cancel()
+	<-r.done
+	if r.err != nil && !errors.Is(r.err, context.Canceled) {
+		return r.err
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds; it fails if the job ends, ctx ends or timeout
+// passes first.
+func (r *runner) waitFor(ctx context.Context, cond func() bool, timeout time.Duration) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-r.done:
+			if r.err != nil {
+				return r.err
+			}
+			return errors.New("the job ended by itself")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("not done after %s", timeout)
+		}
+	}
+	return nil
+}
+
+// sleep waits for d unless the job ends or ctx ends first.
+func (r *runner) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-r.done:
+		if r.err != nil {
+			return r.err
+		}
+		return errors.New("the job ended by itself")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setCheckpoints summarises the checkpoints of the measured phase.
+func (r *Result) setCheckpoints(cps []flow.CheckpointStatus) {
+	r.Checkpoints = len(cps)
+	if len(cps) == 0 {
+		return
+	}
+	var durations, pauses []time.Duration
+	var sizes []int
+	for _, s := range cps {
+		durations = append(durations, s.Duration)
+		pauses = append(pauses, s.MaxPause)
+		sizes = append(sizes, s.Bytes)
+	}
+	r.DurationP50Ms, r.DurationMaxMs = ms(median(durations)), ms(slices.Max(durations))
+	r.PauseP50Ms, r.PauseMaxMs = ms(median(pauses)), ms(slices.Max(pauses))
+	r.BytesPerCheckpoint = int64(median(sizes))
+}
+
+// median is the middle value, or the mean of the two middle values.
+func median[T int | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// returnMemory collects the last job's state and returns the freed memory to the OS,
+// so one case's peak does not carry into the next.
+func returnMemory() { debug.FreeOSMemory() }
+
+// heapInUse is the heap bytes in live and not yet swept objects, from MemStats.
+func heapInUse() int64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}

@@ -1,0 +1,290 @@
+package checkpointbench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of a run.
+type Report struct {
+	StartedAt       time.Time     `json:"startedAt"`
+	ValueBytes      int           `json:"valueBytes"`
+	Interval        time.Duration `json:"-"`
+	IntervalSeconds float64       `json:"intervalSeconds"`
+	Duration        time.Duration `json:"-"`
+	DurationSeconds float64       `json:"durationSeconds"`
+	Parallelism     int           `json:"parallelism"`
+	GOMAXPROCS      int           `json:"gomaxprocs"`
+	CPUs            int           `json:"cpus"`
+	GoVersion       string        `json:"goVersion"`
+	// StoreDir holds the checkpoints (removed at the end); StoreFS is its file system.
+	StoreDir string `json:"storeDir"`
+	StoreFS  string `json:"storeFileSystem"`
+	// MemoryAvailable is what the OS said could be allocated when the run started, and
+	// MemoryLimit the Go soft memory limit the run set (half of it); 0 when unknown.
+	MemoryAvailable int64    `json:"memoryAvailableBytes"`
+	MemoryLimit     int64    `json:"memoryLimitBytes"`
+	Results         []Result `json:"results"`
+	// Targets holds every target check of every case.
+	Targets []Check `json:"targets"`
+	// NotMeasured lists what the benchmark is meant to cover but cannot yet, and why.
+	NotMeasured []string `json:"notMeasured"`
+}
+
+// Result is one state size.
+type Result struct {
+	// StateBytes is the size of the values: Keys × the value size.
+	StateBytes int64 `json:"stateBytes"`
+	Keys       int64 `json:"keys"`
+	// HeapBytes is the Go heap the filled state takes: MemStats.HeapAlloc after a full
+	// GC, less the same before the job started.
+	HeapBytes int64 `json:"heapBytes"`
+	// PeakMemoryBytes is the most memory the Go runtime held from the OS during the case.
+	PeakMemoryBytes int64 `json:"peakMemoryBytes"`
+	// PeakLiveHeapBytes is the largest heap a GC found live during the case: the state
+	// and what a checkpoint holds while it is taken and written.
+	PeakLiveHeapBytes int64 `json:"peakLiveHeapBytes"`
+	// FillSeconds is how long the baseline job took to write every key once.
+	FillSeconds float64 `json:"fillSeconds"`
+	// Checkpoints counts those triggered after the fill and completed by the end of the
+	// measured phase; the figures below summarise them (from flow.Job.Checkpoints).
+	Checkpoints   int     `json:"checkpoints"`
+	DurationP50Ms float64 `json:"durationP50Ms"`
+	DurationMaxMs float64 `json:"durationMaxMs"`
+	// PauseP50Ms and PauseMaxMs summarise CheckpointStatus.MaxPause: the longest any
+	// subtask stopped processing to take its snapshot.
+	PauseP50Ms         float64 `json:"pauseP50Ms"`
+	PauseMaxMs         float64 `json:"pauseMaxMs"`
+	BytesPerCheckpoint int64   `json:"bytesPerCheckpoint"`
+	// BaselineRecordsPerSec and CheckpointRecordsPerSec are the events the keyed
+	// operator processed per second without and with checkpoints; VsBaseline divides
+	// the second by the first.
+	BaselineRecordsPerSec   float64 `json:"baselineRecordsPerSec"`
+	CheckpointRecordsPerSec float64 `json:"checkpointRecordsPerSec"`
+	VsBaseline              float64 `json:"vsBaseline"`
+	// CheckpointPhaseSeconds is how long the checkpointing phase was measured: the
+	// duration, or longer if it took that to complete three checkpoints.
+	CheckpointPhaseSeconds float64 `json:"checkpointPhaseSeconds"`
+	// RecoveryMs is from the call of flow.Run of a new run, which restores the latest
+	// checkpoint, to the first record a keyed subtask processed; 0 when not measured.
+	RecoveryMs float64 `json:"recoveryMs"`
+	// RestoreSampled events after the restore looked their key up; RestoreMissing of
+	// them found no value (anything but 0 is a bug).
+	RestoreSampled int64   `json:"restoreSampled"`
+	RestoreMissing int64   `json:"restoreMissing"`
+	Error          string  `json:"error,omitempty"`
+	Targets        []Check `json:"targets,omitempty"`
+}
+
+// Check is a target and whether a figure meets it.
+type Check struct {
+	Target string  `json:"target"`
+	State  string  `json:"state"`
+	Want   float64 `json:"want"`
+	Got    float64 `json:"got"`
+	Met    bool    `json:"met"`
+}
+
+// The targets: a checkpoint never stalls processing for more than 50 ms, and a state of
+// up to 100 MB is back within 3 s.
+const (
+	targetPauseMs    = 50
+	targetRecoveryMs = 3000
+	recoveryUpTo     = 100 * mb
+)
+
+const (
+	targetPause    = "a checkpoint stalls processing ≤ 50 ms (max pause)"
+	targetRecovery = "recovery of a state ≤ 100 MB < 3 s"
+)
+
+// check marks each result against the targets that apply to it. A case with an error
+// never meets one.
+func (rep *Report) check() {
+	rep.Targets = nil
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		r.Targets = nil
+		if r.Checkpoints > 0 {
+			r.Targets = append(r.Targets, Check{Target: targetPause, State: FormatSize(r.StateBytes), Want: targetPauseMs, Got: r.PauseMaxMs,
+				Met: r.Error == "" && r.PauseMaxMs <= targetPauseMs})
+		}
+		if r.RecoveryMs > 0 && r.StateBytes <= recoveryUpTo {
+			r.Targets = append(r.Targets, Check{Target: targetRecovery, State: FormatSize(r.StateBytes), Want: targetRecoveryMs, Got: r.RecoveryMs,
+				Met: r.Error == "" && r.RecoveryMs < targetRecoveryMs})
+		}
+		rep.Targets = append(rep.Targets, r.Targets...)
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteTable writes the report as a table with a row per state size, then the targets
+// and what was not measured.
+func (rep *Report) WriteTable(w io.Writer) error {
+	p := &errWriter{w: w}
+	p.printf("eddy bench checkpoint: heap state, %d keyed subtasks, %d B values, a checkpoint every %s, %s per phase, %d CPUs, GOMAXPROCS %d, %s\n",
+		rep.Parallelism, rep.ValueBytes, rep.Interval, rep.Duration, rep.CPUs, rep.GOMAXPROCS, rep.GoVersion)
+	disk := "a disk, not tmpfs"
+	if rep.StoreFS == "tmpfs" || rep.StoreFS == "ramfs" {
+		disk = "IN MEMORY: writes cost a copy, not disk IO"
+	}
+	p.printf("Checkpoints go to a file:// BlobStore under %s on %s (%s; the file store does not fsync).\n", rep.StoreDir, rep.StoreFS, disk)
+	if rep.MemoryLimit > 0 {
+		p.printf("Go soft memory limit %s (half of the %s available at the start): a state whose checkpoints need\nmore makes the GC work harder rather than take the shared machine's memory.\n",
+			bytesize(rep.MemoryLimit), bytesize(rep.MemoryAvailable))
+	}
+	p.printf("Each state size runs one job three times: a baseline without checkpoints, then with checkpoints,\n")
+	p.printf("then a new run restoring the latest checkpoint. Each fills keys 0..N-1 once, then processes events\n")
+	p.printf("(a lookup of a random key) as fast as it can, with 1%% of the keys updated per second.\n")
+	p.printf("state = keys × value bytes. heap = Go heap of the filled state (MemStats.HeapAlloc after GC, less that\n")
+	p.printf("before the job). peak live = largest heap a GC found live during the case; peak held = most memory\n")
+	p.printf("the Go runtime held from the OS (an upper bound of the resident memory).\n")
+	p.printf("dur = trigger to completion. pause = time one subtask stopped processing to snapshot (CheckpointStatus.MaxPause).\n")
+	p.printf("rec/s = events processed per second; ×base = with checkpoints ÷ baseline. recovery = flow.Run of the\n")
+	p.printf("restoring run to its first record processed.\n\n")
+	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "state\tkeys\theap\tpeak live\tpeak held\tckpts\tdur p50\tdur max\tpause p50\tpause max\tsize/ckpt\tbase rec/s\tckpt rec/s\t×base\trecovery\t  targets")
+	var notes, extended, limited []string
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		ckpt := "-\t-\t-\t-\t-"
+		if r.Checkpoints > 0 {
+			ckpt = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", latency(r.DurationP50Ms), latency(r.DurationMaxMs), latency(r.PauseP50Ms), latency(r.PauseMaxMs), bytesize(r.BytesPerCheckpoint))
+		}
+		recovery := "-"
+		if r.RecoveryMs > 0 {
+			recovery = latency(r.RecoveryMs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t  %s\n",
+			FormatSize(r.StateBytes), count(float64(r.Keys)), bytesize(r.HeapBytes), bytesize(r.PeakLiveHeapBytes), bytesize(r.PeakMemoryBytes), r.Checkpoints, ckpt,
+			count(r.BaselineRecordsPerSec), count(r.CheckpointRecordsPerSec), r.VsBaseline, recovery, marks(r.Targets))
+		if r.Error != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s", FormatSize(r.StateBytes), r.Error))
+		}
+		if r.CheckpointPhaseSeconds > rep.DurationSeconds+1 {
+			extended = append(extended, fmt.Sprintf("%s: the checkpointing phase ran %.0fs, beyond the %s asked, to complete %d checkpoints", FormatSize(r.StateBytes), r.CheckpointPhaseSeconds, rep.Duration, r.Checkpoints))
+		}
+		if rep.MemoryLimit > 0 && r.PeakMemoryBytes >= rep.MemoryLimit*9/10 {
+			limited = append(limited, FormatSize(r.StateBytes))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Targets) > 0 {
+		p.printf("\nTargets\n")
+		for _, c := range rep.Targets {
+			p.printf("  %s %s: %s (%s state)\n", mark(c.Met), c.Target, latency(c.Got), c.State)
+		}
+	}
+	if len(extended) > 0 {
+		p.printf("\n")
+		for _, e := range extended {
+			p.printf("%s.\n", e)
+		}
+	}
+	if len(limited) > 0 {
+		p.printf("\nThe memory limit was reached with a %s state: the GC ran more often than by default, which\nslows the job down and takes CPU from the checkpoints.\n", strings.Join(limited, " and a "))
+	}
+	p.printf("\n")
+	for _, n := range rep.NotMeasured {
+		p.printf("%s\n", n)
+	}
+	if len(notes) > 0 {
+		p.printf("\nProblems\n")
+		for _, n := range notes {
+			p.printf("  %s\n", n)
+		}
+	}
+	return p.err
+}
+
+func marks(cs []Check) string {
+	var parts []string
+	for _, c := range cs {
+		switch c.Target {
+		case targetPause:
+			parts = append(parts, mark(c.Met)+" pause ≤50ms")
+		case targetRecovery:
+			parts = append(parts, mark(c.Met)+" recovery <3s")
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+// bytesize writes bytes in decimal units with three significant digits.
+func bytesize(b int64) string {
+	v, unit := float64(b), "B"
+	for _, u := range []string{"KB", "MB", "GB", "TB"} {
+		if v < 1000 {
+			break
+		}
+		v, unit = v/1000, u
+	}
+	if unit == "B" {
+		return fmt.Sprintf("%d B", b)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + " " + unit
+}
+
+// count formats a number with thousands separators.
+func count(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func latency(msv float64) string {
+	switch {
+	case msv < 1:
+		return fmt.Sprintf("%.0fµs", msv*1000)
+	case msv < 10:
+		return fmt.Sprintf("%.2fms", msv)
+	case msv < 100:
+		return fmt.Sprintf("%.1fms", msv)
+	case msv < 1000:
+		return fmt.Sprintf("%.0fms", msv)
+	}
+	return fmt.Sprintf("%.2fs", msv/1000)
+}
+
+// errWriter keeps the first write error so the table code need not check each print.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
