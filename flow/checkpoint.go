@@ -169,9 +169,13 @@ type section struct {
 	Data     []byte
 }
 
-// snapshotter is a stateful part of a subtask.
+// snapshotter is a stateful part of a subtask. snapshotState runs in the subtask while
+// it waits, so it only captures: it takes shallow copies of its maps and returns a
+// function that encodes them later, on another goroutine, while the subtask goes on.
+// State changed after the capture must not change what was captured (see ValueState's
+// copy-on-write for map values).
 type snapshotter interface {
-	snapshotState(w *stateWriter) error
+	snapshotState() func(w *stateWriter) error
 	restoreState(r *stateReader) error
 }
 
@@ -219,19 +223,29 @@ func (sub *subtask) checkpoint(id int64) {
 		return
 	}
 	start := time.Now()
-	comps := make([]component, 0, len(sub.snapshotters))
-	for _, ns := range sub.snapshotters {
-		w := &stateWriter{}
-		if err := ns.s.snapshotState(w); err != nil {
-			panic(failure{fmt.Errorf("checkpoint %d: %s: %w", id, ns.name, err)})
+	encoders := make([]func(*stateWriter) error, len(sub.snapshotters))
+	for i, ns := range sub.snapshotters {
+		encoders[i] = ns.s.snapshotState()
+	}
+	pause := time.Since(start)
+	// The subtask goes on; the captured state is encoded beside it.
+	go func() {
+		comps := make([]component, 0, len(encoders))
+		for i, encode := range encoders {
+			w := &stateWriter{}
+			if err := encode(w); err != nil {
+				cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, err: fmt.Errorf("checkpoint %d: %s: %w", id, sub.snapshotters[i].name, err)}
+				return
+			}
+			comps = append(comps, component{Name: sub.snapshotters[i].name, Sections: w.sections})
 		}
-		comps = append(comps, component{Name: ns.name, Sections: w.sections})
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(comps); err != nil {
-		panic(failure{fmt.Errorf("checkpoint %d: encode: %w", id, err)})
-	}
-	cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, data: buf.Bytes(), pause: time.Since(start)}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(comps); err != nil {
+			cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, err: fmt.Errorf("checkpoint %d: encode: %w", id, err)}
+			return
+		}
+		cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, data: buf.Bytes(), pause: pause}
+	}()
 }
 
 // restore loads the subtask's share of a restored checkpoint into its snapshotters.
@@ -286,6 +300,7 @@ type ack struct {
 	subtask int
 	data    []byte
 	pause   time.Duration
+	err     error
 }
 
 // coordinator triggers checkpoints, gathers the subtasks' snapshots, writes them and the
@@ -439,6 +454,10 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 			if a.id != id {
 				n--
 				continue
+			}
+			if a.err != nil {
+				fail(a.err)
+				return
 			}
 			key := subtaskKey(c.job.name, id, a.vertex.name, a.subtask)
 			if err := c.opts.Store.Put(ctx, key, a.data); err != nil {

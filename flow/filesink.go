@@ -29,12 +29,23 @@ type fileWriter[T any] struct {
 	format  func(T) []byte
 	f       *os.File
 	w       *bufio.Writer
+	cleaned bool
 }
 
 // fileTxn is a file waiting for its checkpoint to complete.
 type fileTxn struct{ Temp, Final string }
 
 func (fw *fileWriter[T]) open() error {
+	if !fw.cleaned {
+		// Temporary files of this subtask left by a crash belong to checkpoints that never
+		// completed (those of the restored checkpoint were renamed at restore): their
+		// records are being written again.
+		fw.cleaned = true
+		old, _ := filepath.Glob(filepath.Join(fw.dir, fmt.Sprintf(".part-%d-*.tmp", fw.subtask)))
+		for _, name := range old {
+			_ = os.Remove(name)
+		}
+	}
 	f, err := os.CreateTemp(fw.dir, fmt.Sprintf(".part-%d-*.tmp", fw.subtask))
 	if err != nil {
 		return err

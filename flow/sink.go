@@ -4,6 +4,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -187,8 +188,9 @@ type PendingTxn struct {
 	Txn        []byte
 }
 
-func (s *writerSink[T]) snapshotState(w *stateWriter) error {
-	return w.put("pending", -1, s.pending)
+func (s *writerSink[T]) snapshotState() func(*stateWriter) error {
+	pending := slices.Clone(s.pending)
+	return func(w *stateWriter) error { return w.put("pending", -1, pending) }
 }
 
 // restoreState finishes the transactions of the restored checkpoint: it completed, so

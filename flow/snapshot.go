@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/gob"
+	"maps"
 
 	"github.com/eddy-streams/eddy/internal/engine"
 )
@@ -21,18 +22,24 @@ type valueEntry[K comparable, V any] struct {
 	Written int64
 }
 
-func (s *ValueState[V, K]) snapshot(w *stateWriter) error {
-	groups := map[int][]valueEntry[K, V]{}
-	for k, e := range s.m {
-		kg := s.rt.keyGroup(k)
-		groups[kg] = append(groups[kg], valueEntry[K, V]{k, e.v, e.written})
-	}
-	for kg, entries := range groups {
-		if err := w.put("value/"+s.name, kg, entries); err != nil {
-			return err
+// capture takes a shallow copy of the state: later Updates replace entries in the live
+// map, and values changed in place are copied first (mutable), so the copy stays as it was.
+func (s *ValueState[V, K]) capture() func(w *stateWriter) error {
+	m := maps.Clone(s.m)
+	s.epoch++
+	return func(w *stateWriter) error {
+		groups := map[int][]valueEntry[K, V]{}
+		for k, e := range m {
+			kg := s.rt.keyGroup(k)
+			groups[kg] = append(groups[kg], valueEntry[K, V]{k, e.v, e.written})
 		}
+		for kg, entries := range groups {
+			if err := w.put("value/"+s.name, kg, entries); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 func (s *ValueState[V, K]) restore(r *stateReader) error {
@@ -42,14 +49,15 @@ func (s *ValueState[V, K]) restore(r *stateReader) error {
 			return err
 		}
 		for _, e := range entries {
-			s.m[e.Key] = ttlEntry[V]{e.Value, e.Written}
+			s.m[e.Key] = ttlEntry[V]{v: e.Value, written: e.Written, epoch: s.epoch}
 		}
 		return nil
 	})
 }
 
-func (s *BroadcastState[BK, BV]) snapshot(w *stateWriter) error {
-	return w.put("broadcast/"+s.name, broadcastGroup, s.m)
+func (s *BroadcastState[BK, BV]) capture() func(w *stateWriter) error {
+	m := maps.Clone(s.m)
+	return func(w *stateWriter) error { return w.put("broadcast/"+s.name, broadcastGroup, m) }
 }
 
 func (s *BroadcastState[BK, BV]) restore(r *stateReader) error {
@@ -64,18 +72,22 @@ type timerEntry[K comparable] struct {
 	Time int64
 }
 
-func snapshotTimers[K comparable](w *stateWriter, name string, t *engine.Timers[K], keyGroup func(K) int) error {
-	groups := map[int][]timerEntry[K]{}
-	t.Each(func(k K, ts int64) {
-		kg := keyGroup(k)
-		groups[kg] = append(groups[kg], timerEntry[K]{k, ts})
-	})
-	for kg, entries := range groups {
-		if err := w.put(name, kg, entries); err != nil {
-			return err
+func captureTimers[K comparable](name string, t *engine.Timers[K], keyGroup func(K) int) func(w *stateWriter) error {
+	all := make([]timerEntry[K], 0, t.Len())
+	t.Each(func(k K, ts int64) { all = append(all, timerEntry[K]{k, ts}) })
+	return func(w *stateWriter) error {
+		groups := map[int][]timerEntry[K]{}
+		for _, e := range all {
+			kg := keyGroup(e.Key)
+			groups[kg] = append(groups[kg], e)
 		}
+		for kg, entries := range groups {
+			if err := w.put(name, kg, entries); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 func restoreTimers[K comparable](r *stateReader, name string, t *engine.Timers[K]) error {
@@ -91,17 +103,23 @@ func restoreTimers[K comparable](r *stateReader, name string, t *engine.Timers[K
 	})
 }
 
-// snapshotState saves a keyed operator's declared state and its timers.
-func (c *keyedCore[K, Out]) snapshotState(w *stateWriter) error {
+// snapshotState captures a keyed operator's declared state and its timers.
+func (c *keyedCore[K, Out]) snapshotState() func(w *stateWriter) error {
+	encoders := make([]func(*stateWriter) error, 0, len(c.rt.states)+2)
 	for _, s := range c.rt.states {
-		if err := s.snapshot(w); err != nil {
-			return err
+		encoders = append(encoders, s.capture())
+	}
+	encoders = append(encoders,
+		captureTimers("timers/event", &c.eventT, c.rt.keyGroup),
+		captureTimers("timers/processing", &c.procT, c.rt.keyGroup))
+	return func(w *stateWriter) error {
+		for _, encode := range encoders {
+			if err := encode(w); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	if err := snapshotTimers(w, "timers/event", &c.eventT, c.rt.keyGroup); err != nil {
-		return err
-	}
-	return snapshotTimers(w, "timers/processing", &c.procT, c.rt.keyGroup)
 }
 
 func (c *keyedCore[K, Out]) restoreState(r *stateReader) error {
@@ -124,18 +142,27 @@ type windowEntry[K comparable, Acc any] struct {
 	Count      int64
 }
 
-func (op *windowOp[K, In, Acc, Out]) snapshotState(w *stateWriter) error {
-	groups := map[int][]windowEntry[K, Acc]{}
+// snapshotState copies the windows' accumulators (they change in place) and encodes
+// them later. A WindowProcess accumulator is a slice that only grows by append, so the
+// copy of its header keeps what it saw.
+func (op *windowOp[K, In, Acc, Out]) snapshotState() func(w *stateWriter) error {
+	all := make([]windowEntry[K, Acc], 0, len(op.state))
 	for wk, st := range op.state {
-		kg := op.keyGroup(wk.key)
-		groups[kg] = append(groups[kg], windowEntry[K, Acc]{wk.key, wk.w.Start, wk.w.End, st.acc, st.count})
+		all = append(all, windowEntry[K, Acc]{wk.key, wk.w.Start, wk.w.End, st.acc, st.count})
 	}
-	for kg, entries := range groups {
-		if err := w.put("windows", kg, entries); err != nil {
-			return err
+	return func(w *stateWriter) error {
+		groups := map[int][]windowEntry[K, Acc]{}
+		for _, e := range all {
+			kg := op.keyGroup(e.Key)
+			groups[kg] = append(groups[kg], e)
 		}
+		for kg, entries := range groups {
+			if err := w.put("windows", kg, entries); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 // restoreState puts the windows back and sets their timers again; the timers follow

@@ -114,7 +114,10 @@ func FromGenerator[T any](j *Job, name string, parallelism int, open func(subtas
 // sourcePosition is how many records a generator source's subtask has emitted.
 type sourcePosition struct{ Offset int64 }
 
-func (p *sourcePosition) snapshotState(w *stateWriter) error { return w.put("offset", -1, p.Offset) }
+func (p *sourcePosition) snapshotState() func(*stateWriter) error {
+	off := p.Offset
+	return func(w *stateWriter) error { return w.put("offset", -1, off) }
+}
 func (p *sourcePosition) restoreState(r *stateReader) error {
 	return r.each("offset", func(_ int, dec *gob.Decoder) error { return dec.Decode(&p.Offset) })
 }
@@ -268,12 +271,14 @@ type checkpointedSource struct {
 	subtask int
 }
 
-func (c checkpointedSource) snapshotState(w *stateWriter) error {
+func (c checkpointedSource) snapshotState() func(*stateWriter) error {
 	data, err := c.s.Snapshot(c.subtask)
-	if err != nil {
-		return err
+	return func(w *stateWriter) error {
+		if err != nil {
+			return err
+		}
+		return w.put("position", unionGroup, data)
 	}
-	return w.put("position", unionGroup, data)
 }
 
 func (c checkpointedSource) restoreState(r *stateReader) error {

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -25,7 +26,7 @@ type Runtime[K comparable] struct {
 type stateTable interface {
 	stateName() string
 	entries() int
-	snapshot(w *stateWriter) error
+	capture() func(w *stateWriter) error
 	restore(r *stateReader) error
 }
 
@@ -48,10 +49,12 @@ func newStateConfig(opts []StateOption) stateConfig {
 	return c
 }
 
-// ttlEntry is a state value with the processing time it was last written.
+// ttlEntry is a state value with the processing time it was last written and the
+// snapshot epoch it was written in.
 type ttlEntry[V any] struct {
 	v       V
 	written int64
+	epoch   uint64
 }
 
 // ValueState holds one value per key.
@@ -60,6 +63,9 @@ type ValueState[V any, K comparable] struct {
 	name string
 	ttl  int64
 	m    map[K]ttlEntry[V]
+	// epoch counts snapshots: a value written in an earlier epoch may be shared with a
+	// snapshot still being encoded.
+	epoch uint64
 }
 
 // NewValueState declares a value state; call it when the operator starts.
@@ -96,7 +102,7 @@ func (s *ValueState[V, K]) Value() (V, bool) {
 // Update sets the current key's value.
 func (s *ValueState[V, K]) Update(v V) {
 	s.mustBeKeyed()
-	e := ttlEntry[V]{v: v}
+	e := ttlEntry[V]{v: v, epoch: s.epoch}
 	if s.ttl > 0 {
 		e.written = s.rt.clock.NowMillis()
 	}
@@ -107,6 +113,20 @@ func (s *ValueState[V, K]) Update(v V) {
 func (s *ValueState[V, K]) Clear() {
 	s.mustBeKeyed()
 	delete(s.m, s.rt.key)
+}
+
+// mutable returns the current key's value for changing in place: a value a snapshot may
+// still be encoding is copied first (copy-on-write), so the snapshot keeps what it saw.
+func (s *ValueState[V, K]) mutable(clone func(V) V) (V, bool) {
+	v, ok := s.Value()
+	if !ok {
+		return v, false
+	}
+	if e := s.m[s.rt.key]; e.epoch != s.epoch {
+		v = clone(v)
+		s.Update(v)
+	}
+	return v, true
 }
 
 // ListState holds a list per key.
@@ -156,7 +176,7 @@ func (s *MapState[MK, V, K]) Get(mk MK) (V, bool) {
 
 // Put sets the current key's entry for mk.
 func (s *MapState[MK, V, K]) Put(mk MK, v V) {
-	m, ok := s.v.Value()
+	m, ok := s.v.mutable(maps.Clone)
 	if !ok {
 		m = map[MK]V{}
 	}
@@ -166,7 +186,7 @@ func (s *MapState[MK, V, K]) Put(mk MK, v V) {
 
 // Remove deletes the current key's entry for mk.
 func (s *MapState[MK, V, K]) Remove(mk MK) {
-	m, ok := s.v.Value()
+	m, ok := s.v.mutable(maps.Clone)
 	if !ok {
 		return
 	}
