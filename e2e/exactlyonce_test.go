@@ -37,6 +37,38 @@ func TestKill9JobIsExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestKill9WindowsAndJoinAreExactlyOnce runs sliding and session windows and an
+// interval join, all timed by the records' arrival, through a few SIGKILLs: the output
+// must be exactly the windows and pairs computed by brute force from the input.
+func TestKill9WindowsAndJoinAreExactlyOnce(t *testing.T) {
+	bin := binary(t, "github.com/eddy-streams/eddy/cmd/eddy", "eddy")
+	for _, job := range []string{verify.SlidingCount, verify.SessionCount, verify.IntervalJoin} {
+		t.Run(job, func(t *testing.T) {
+			cfg := verify.Config{
+				Binary:             bin,
+				Job:                job,
+				Kills:              3,
+				Events:             4000,
+				Keys:               10,
+				CheckpointInterval: 150 * time.Millisecond,
+				DataDir:            t.TempDir(),
+				Log:                testLog{t},
+			}
+			rep, err := verify.ExactlyOnce(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass {
+				t.Fatalf("the output is not exactly-once:\n%s", rep)
+			}
+			t.Log(rep)
+			if len(rep.Kills) != cfg.Kills || rep.Events != cfg.Events || rep.Expected == 0 {
+				t.Fatalf("%d kills, %d events fed, %d records expected; want %d and %d", len(rep.Kills), rep.Events, rep.Expected, cfg.Kills, cfg.Events)
+			}
+		})
+	}
+}
+
 // testLog writes each progress line to the test log.
 type testLog struct{ t *testing.T }
 

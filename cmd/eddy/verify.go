@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -68,9 +69,21 @@ Once every event is stored it waits until the output holds as many records as
 events, then 3 checkpoint intervals and 0.5s more for late duplicates (or until
 the output has not grown for 30s), reads the whole output and checks that each
 key holds the counts 1..n exactly once. It prints progress to stderr and the
-verdict to stdout, and exits with status 1 on FAIL, keeping the data dir.`,
+verdict to stdout, and exits with status 1 on FAIL, keeping the data dir.
+
+--job sliding-count, session-count or interval-join runs a job timed by the
+records' arrival instead: sliding-count (window 1s, slide 250ms) and session-count
+(gap 300ms) read "events" and write "<key> <windowStart> <count>" and "<key>
+<sessionStart> <sessionEnd> <count>"; interval-join reads "left" and "right" (the
+events alternate between them a round of keys at a time) and writes "<key>
+<leftSeq> <rightSeq>" for right arrivals in [left-10ms, left+20ms]. A window
+span after the last event it puts an "eddy:watermark" record into every shard,
+which the job drops once it has moved event time past every window. Then it
+reads the input back, computes the expected lines by brute force, and the output
+must hold each exactly once and nothing else.`,
 		Example: `  eddy verify exactly-once
-  eddy verify exactly-once --kills 20 --events 100000 --checkpoint-interval 100ms`,
+  eddy verify exactly-once --kills 20 --events 100000 --checkpoint-interval 100ms
+  eddy verify exactly-once --job session-count --events 8000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Binary == "" {
@@ -102,6 +115,7 @@ verdict to stdout, and exits with status 1 on FAIL, keeping the data dir.`,
 	f.IntVar(&cfg.Events, "events", cfg.Events, "how many events to feed the job")
 	f.IntVar(&cfg.Keys, "keys", cfg.Keys, "how many partition keys the events are spread over")
 	f.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "the servers' --checkpoint-interval")
+	f.StringVar(&cfg.Job, "job", cfg.Job, "built-in job to run: "+strings.Join(verify.Jobs, ", "))
 	f.StringVar(&cfg.Binary, "binary", "", "eddy binary to run as the server (default: this one)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "the servers' data dir, which must not hold an earlier run (default: a temporary directory, removed after a PASS)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the kill schedule, to repeat a run's (default: random)")

@@ -16,7 +16,7 @@ import (
 
 // Builtins are the jobs every eddy binary carries.
 func Builtins() []Builtin {
-	return []Builtin{runningCount, windowCount, streamFilter}
+	return []Builtin{runningCount, windowCount, slidingCount, sessionCount, intervalJoin, streamFilter}
 }
 
 // runningCount keeps a running count per partition key and writes "<key> <count>" for
@@ -86,6 +86,174 @@ var windowCount = Builtin{
 				"key": w.Key, "windowStart": time.UnixMilli(w.Window.Start).UTC(), "windowEnd": time.UnixMilli(w.Window.End).UTC(), "count": w.Value,
 			})
 			return streams.Record{PartitionKey: w.Key, Data: data}, err
+		})
+		return job, nil
+	},
+}
+
+// WatermarkRecord is the data of a record that moves the event time of sliding-count,
+// session-count and interval-join to its arrival time without being counted or joined:
+// a producer that stops puts one in every shard, a window span after its last record, so
+// that every window still open fires.
+const WatermarkRecord = "eddy:watermark"
+
+// arrivalIdleness is how long a shard of the arrival-time jobs may go without records
+// before it stops holding back event time. It matters only for shards that get few or
+// no records: arrival times are assigned by the server as records are stored, so a record
+// stored after a shard was read is never older than anything read before, and none is
+// late, whichever shards are idle.
+const arrivalIdleness = time.Second
+
+// arrival is a record of the arrival-time jobs, timed by its arrival: the source's
+// out-of-orderness bound is 0, which loses nothing as arrival times never decrease
+// within a shard and the watermark trails the smallest of the shards' latest arrivals.
+// Its fields are exported as the join keeps arrivals in gob-encoded state.
+type arrival struct {
+	Key, Seq string
+	Mark     bool // a WatermarkRecord
+}
+
+func decodeArrival(r *streams.StoredRecord) (arrival, int64, error) {
+	return arrival{Key: strings.Clone(r.PartitionKey), Seq: r.Sequence.String(), Mark: string(r.Data) == WatermarkRecord}, r.ArrivalTime.UnixMilli(), nil
+}
+
+// arrivals reads stream as keyed arrivals, WatermarkRecords dropped once they have moved
+// the source's watermark.
+func arrivals(env Env, job *flow.Job, stream, start string) (*flow.KeyedStream[string, arrival], error) {
+	src, err := newSource(env, stream, start, decodeArrival, arrivalIdleness)
+	if err != nil {
+		return nil, err
+	}
+	in := flow.Filter(flow.FromSource(job, "read "+stream, 1, src), "drop watermark records", func(a arrival) bool { return !a.Mark })
+	return flow.KeyBy(in, func(a arrival) string { return a.Key }), nil
+}
+
+func durationArg(args map[string]string, name string, minimum time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(args[name])
+	if err != nil || d < minimum {
+		return 0, apierr.New(apierr.Invalid, "InvalidArgument", "%s %q is not a duration of at least %s", name, args[name], minimum)
+	}
+	return d, nil
+}
+
+// slidingCount counts records per partition key in sliding windows of arrival time.
+var slidingCount = Builtin{
+	Name:        "sliding-count",
+	Description: "write \"<key> <windowStart> <count>\" per partition key and sliding window of arrival time (Unix ms)",
+	Args: []Arg{
+		{Name: "from", Help: "stream to read", Required: true},
+		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		{Name: "window", Help: "window size, a multiple of slide", Default: "2s"},
+		{Name: "slide", Help: "how often a window starts", Default: "500ms"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+	},
+	Build: func(env Env, args map[string]string) (*flow.Job, error) {
+		size, err := durationArg(args, "window", time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		slide, err := durationArg(args, "slide", time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		if size%slide != 0 || size.Milliseconds()%slide.Milliseconds() != 0 {
+			return nil, apierr.New(apierr.Invalid, "InvalidArgument", "window %s is not a multiple of slide %s", size, slide)
+		}
+		return windowedCount(env, args, flow.Sliding(size, slide), func(w flow.WindowResult[string, int64]) string {
+			return fmt.Sprintf("%s %d %d", w.Key, w.Window.Start, w.Value)
+		})
+	},
+}
+
+// sessionCount counts records per partition key in session windows of arrival time.
+var sessionCount = Builtin{
+	Name:        "session-count",
+	Description: "write \"<key> <sessionStart> <sessionEnd> <count>\" per partition key and session of arrival time (Unix ms; a session ends gap after its last record)",
+	Args: []Arg{
+		{Name: "from", Help: "stream to read", Required: true},
+		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		{Name: "gap", Help: "a session ends after this long without records of its key", Default: "300ms"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+	},
+	Build: func(env Env, args map[string]string) (*flow.Job, error) {
+		gap, err := durationArg(args, "gap", time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		return windowedCount(env, args, flow.Session(gap), func(w flow.WindowResult[string, int64]) string {
+			return fmt.Sprintf("%s %d %d %d", w.Key, w.Window.Start, w.Window.End, w.Value)
+		})
+	},
+}
+
+// windowedCount is the job of sliding-count and session-count.
+func windowedCount(env Env, args map[string]string, w flow.WindowAssigner, format func(flow.WindowResult[string, int64]) string) (*flow.Job, error) {
+	par, err := parallelism(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureStream(env, args["to"]); err != nil {
+		return nil, err
+	}
+	job := flow.NewJob(env.JobName, env.JobOptions(par))
+	keyed, err := arrivals(env, job, args["from"], args["start"])
+	if err != nil {
+		return nil, err
+	}
+	counts := flow.WindowAggregate(keyed, "count", w, flow.Count[arrival]())
+	toStream(env, args, counts, func(r flow.WindowResult[string, int64], _ int64) (streams.Record, error) {
+		return streams.Record{PartitionKey: r.Key, Data: []byte(format(r))}, nil
+	})
+	return job, nil
+}
+
+// intervalJoin pairs the records of two streams that share a partition key and arrived
+// close to each other.
+var intervalJoin = Builtin{
+	Name:        "interval-join",
+	Description: "write \"<key> <leftSeq> <rightSeq>\" for each left and right record of a partition key with right arrival in [left+lower, left+upper]",
+	Args: []Arg{
+		{Name: "left", Help: "left stream to read", Required: true},
+		{Name: "right", Help: "right stream to read", Required: true},
+		{Name: "to", Help: "stream to write pairs to (created if missing)", Required: true},
+		{Name: "lower", Help: "lower bound of the right record's arrival, relative to the left's", Default: "-100ms"},
+		{Name: "upper", Help: "upper bound of the right record's arrival, relative to the left's", Default: "100ms"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "parallelism", Help: "subtasks of the join operator", Default: "2"},
+	},
+	Build: func(env Env, args map[string]string) (*flow.Job, error) {
+		lower, err := time.ParseDuration(args["lower"])
+		if err != nil {
+			return nil, apierr.New(apierr.Invalid, "InvalidArgument", "lower %q is not a duration", args["lower"])
+		}
+		upper, err := time.ParseDuration(args["upper"])
+		if err != nil || upper < lower {
+			return nil, apierr.New(apierr.Invalid, "InvalidArgument", "upper %q is not a duration of at least lower %s", args["upper"], lower)
+		}
+		par, err := parallelism(args)
+		if err != nil {
+			return nil, err
+		}
+		if err := ensureStream(env, args["to"]); err != nil {
+			return nil, err
+		}
+		job := flow.NewJob(env.JobName, env.JobOptions(par))
+		left, err := arrivals(env, job, args["left"], args["start"])
+		if err != nil {
+			return nil, err
+		}
+		right, err := arrivals(env, job, args["right"], args["start"])
+		if err != nil {
+			return nil, err
+		}
+		pairs := flow.IntervalJoin(left, right, "join", lower, upper, func(a, b arrival) string {
+			return a.Key + " " + a.Seq + " " + b.Seq
+		})
+		toStream(env, args, pairs, func(line string, _ int64) (streams.Record, error) {
+			key, _, _ := strings.Cut(line, " ")
+			return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
 		})
 		return job, nil
 	},
@@ -165,15 +333,19 @@ func toStream[T any](env Env, args map[string]string, s *flow.Stream[T], encode 
 }
 
 func streamSource[T any](env Env, args map[string]string, decode func(*streams.StoredRecord) (T, int64, error)) (*eddystream.Source[T], error) {
-	start := streams.StartKind(args["start"])
-	if start != streams.TrimHorizon && start != streams.Latest {
-		return nil, apierr.New(apierr.Invalid, "InvalidArgument", "start %q must be TRIM_HORIZON or LATEST", args["start"])
+	return newSource(env, args["from"], args["start"], decode, 5*time.Second)
+}
+
+func newSource[T any](env Env, stream, start string, decode func(*streams.StoredRecord) (T, int64, error), idleness time.Duration) (*eddystream.Source[T], error) {
+	kind := streams.StartKind(start)
+	if kind != streams.TrimHorizon && kind != streams.Latest {
+		return nil, apierr.New(apierr.Invalid, "InvalidArgument", "start %q must be TRIM_HORIZON or LATEST", start)
 	}
-	if _, err := env.Streams.Describe(context.Background(), args["from"]); err != nil {
+	if _, err := env.Streams.Describe(context.Background(), stream); err != nil {
 		return nil, err
 	}
 	return eddystream.NewSource(eddystream.SourceConfig[T]{
-		Service: env.Streams, Stream: args["from"], Start: streams.Start{Kind: start}, Decode: decode, Idleness: 5 * time.Second,
+		Service: env.Streams, Stream: stream, Start: streams.Start{Kind: kind}, Decode: decode, Idleness: idleness,
 	})
 }
 

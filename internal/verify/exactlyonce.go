@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +23,6 @@ const (
 	inputStream  = "events"
 	outputStream = "counts"
 	jobName      = "counter"
-	builtin      = "running-count"
 )
 
 const (
@@ -51,6 +52,9 @@ type Config struct {
 	DataDir string
 	// Log receives one line per step: server starts, kills, progress. Nil discards them.
 	Log io.Writer
+	// Job is the built-in job run: RunningCount (the default for ""), SlidingCount,
+	// SessionCount or IntervalJoin.
+	Job string
 	// Seed draws the kill schedule: which timing each kill uses and at which event it is
 	// set off. 0 picks a seed at random; Report.Seed says which.
 	Seed uint64
@@ -58,7 +62,7 @@ type Config struct {
 
 // DefaultConfig is the run `eddy verify exactly-once` makes without flags.
 func DefaultConfig() Config {
-	return Config{Kills: 10, Events: 20000, Keys: 20, CheckpointInterval: 200 * time.Millisecond}
+	return Config{Kills: 10, Events: 20000, Keys: 20, CheckpointInterval: 200 * time.Millisecond, Job: RunningCount}
 }
 
 func (c Config) validate() error {
@@ -71,6 +75,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("keys must be 1 or more, got %d", c.Keys)
 	case c.Events < c.Keys:
 		return fmt.Errorf("events (%d) must be at least keys (%d)", c.Events, c.Keys)
+	case c.Job != "" && !slices.Contains(Jobs, c.Job):
+		return fmt.Errorf("job %q is not one of %s", c.Job, strings.Join(Jobs, ", "))
 	case c.CheckpointInterval < time.Millisecond:
 		return fmt.Errorf("checkpoint interval must be at least 1ms, got %s", c.CheckpointInterval)
 	}
@@ -88,6 +94,12 @@ func (c Config) validate() error {
 // InCheckpoint, in equal parts. Then the output must hold, for every key, the counts 1..n
 // exactly once.
 //
+// Config.Job runs a windowed job or a join instead, timed by the records' arrival. Once
+// the events are fed, a window span later, the run puts a jobs.WatermarkRecord into
+// every shard so every window closes; then it reads the input back and computes by
+// brute force the lines the job must write (windows and their counts, or join pairs by
+// sequence number), and the output must hold each of them exactly once and nothing else.
+//
 // An error means the run could not be carried out (a server did not start or exited by
 // itself, ctx ended); a run that completes returns its verdict in Report.Pass. Every
 // server it started has been killed when it returns.
@@ -98,13 +110,16 @@ func ExactlyOnce(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.Job == "" {
+		cfg.Job = RunningCount
+	}
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64() | 1
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &run{cfg: cfg, start: time.Now(), ctx: ctx, fail: cancel, rng: rand.New(rand.NewPCG(cfg.Seed, 0))}
-	r.report = Report{Seed: cfg.Seed, Keys: cfg.Keys}
+	r.report = Report{Job: cfg.Job, Seed: cfg.Seed, Keys: cfg.Keys}
 	temp := cfg.DataDir == ""
 	if temp {
 		dir, err := os.MkdirTemp("", "eddy-verify-")
@@ -155,20 +170,22 @@ func (r *run) exactlyOnce() error {
 		return err
 	}
 	c := srv.client
-	if err := call(r.ctx, func(ctx context.Context) error {
-		_, err := c.CreateStream(ctx, wire.CreateStreamRequest{Name: inputStream, Shards: 2})
-		return err
-	}); err != nil {
-		return fmt.Errorf("create stream %s: %w", inputStream, err)
+	for _, in := range r.inputs() {
+		if err := call(r.ctx, func(ctx context.Context) error {
+			_, err := c.CreateStream(ctx, wire.CreateStreamRequest{Name: in, Shards: inputShards})
+			return err
+		}); err != nil {
+			return fmt.Errorf("create stream %s: %w", in, err)
+		}
 	}
 	if err := call(r.ctx, func(ctx context.Context) error {
-		_, err := c.StartJob(ctx, wire.StartJobRequest{Name: jobName, Builtin: builtin, Args: map[string]string{"from": inputStream, "to": outputStream}})
+		_, err := c.StartJob(ctx, wire.StartJobRequest{Name: jobName, Builtin: r.cfg.Job, Args: r.jobArgs()})
 		return err
 	}); err != nil {
 		return fmt.Errorf("start job %s: %w", jobName, err)
 	}
 	r.logf("job %s (%s) reads %s and writes %s; feeding %d events over %d keys, %d kills ahead (seed %d)",
-		jobName, builtin, inputStream, outputStream, r.cfg.Events, r.cfg.Keys, r.cfg.Kills, r.cfg.Seed)
+		jobName, r.cfg.Job, strings.Join(r.inputs(), " and "), outputStream, r.cfg.Events, r.cfg.Keys, r.cfg.Kills, r.cfg.Seed)
 
 	kills := plan(r.rng, r.cfg.Kills, r.cfg.Events)
 	produced := make(chan struct{})
@@ -187,13 +204,25 @@ func (r *run) exactlyOnce() error {
 	if r.ctx.Err() != nil {
 		return context.Cause(r.ctx)
 	}
-	r.logf("fed %d events; waiting for the job to commit its output", r.fed.Load())
+	if err := r.closeWindows(); err != nil {
+		return err
+	}
+	var wantLines []string
+	expect := r.cfg.Events
+	if r.cfg.Job != RunningCount {
+		var err error
+		if wantLines, err = r.expected(); err != nil {
+			return err
+		}
+		expect = len(wantLines)
+	}
+	r.logf("fed %d events; waiting for the job to commit its %d output records", r.fed.Load(), expect)
 
-	jobErr, err := r.awaitOutput()
+	jobErr, err := r.awaitOutput(expect)
 	if err != nil {
 		return err
 	}
-	recs, err := r.readOutput()
+	recs, err := r.readStream(outputStream)
 	if err != nil {
 		return err
 	}
@@ -201,11 +230,15 @@ func (r *run) exactlyOnce() error {
 	for i, rec := range recs {
 		lines[i] = string(rec.Data)
 	}
-	want := map[string]int{}
-	for i := range r.cfg.Events {
-		want[r.key(i)]++
+	if r.cfg.Job == RunningCount {
+		want := map[string]int{}
+		for i := range r.cfg.Events {
+			want[r.key(i)]++
+		}
+		r.report.check(want, lines)
+	} else {
+		r.report.checkLines(wantLines, lines)
 	}
-	r.report.check(want, lines)
 	markCommits(r.report.Kills, jobName, recs)
 	if jobErr != "" {
 		r.report.Pass = false
@@ -231,23 +264,26 @@ func (r *run) produce(kills []plannedKill) {
 				return
 			}
 		}
-		var recs []wire.PutRecord
-		for j := i; j < min(i+batchSize, r.cfg.Events); j++ {
-			recs = append(recs, wire.PutRecord{PartitionKey: r.key(j), Text: "event", ProducerID: "event-" + strconv.Itoa(j)})
+		batch := map[string][]wire.PutRecord{}
+		end := min(i+batchSize, r.cfg.Events)
+		for j := i; j < end; j++ {
+			batch[r.input(j)] = append(batch[r.input(j)], wire.PutRecord{PartitionKey: r.key(j), Text: "event", ProducerID: "event-" + strconv.Itoa(j)})
 		}
-		for {
-			ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
-			res, err := r.client().PutRecords(ctx, inputStream, recs)
-			cancel()
-			if err == nil && res.FailedCount == 0 {
-				break
-			}
-			// The server is down or restarting: the same ids again are stored once.
-			if !sleep(r.ctx, 20*time.Millisecond) {
-				return
+		for _, stream := range r.inputs() {
+			for len(batch[stream]) > 0 {
+				ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+				res, err := r.client().PutRecords(ctx, stream, batch[stream])
+				cancel()
+				if err == nil && res.FailedCount == 0 {
+					break
+				}
+				// The server is down or restarting: the same ids again are stored once.
+				if !sleep(r.ctx, 20*time.Millisecond) {
+					return
+				}
 			}
 		}
-		r.fed.Store(int64(i + len(recs)))
+		r.fed.Store(int64(end))
 		// A short pause lets kills land between puts as well as during them.
 		if !sleep(r.ctx, time.Duration(rand.IntN(3))*time.Millisecond) {
 			return
@@ -255,10 +291,10 @@ func (r *run) produce(kills []plannedKill) {
 	}
 }
 
-// awaitOutput waits until the output holds a record per event, and a few checkpoint
-// intervals more for duplicates to land, or until it stops growing. It returns the job's
-// error if the job failed.
-func (r *run) awaitOutput() (string, error) {
+// awaitOutput waits until the output holds want records, and a few checkpoint intervals
+// more for duplicates to land, or until it stops growing. It returns the job's error if
+// the job failed.
+func (r *run) awaitOutput(want int) (string, error) {
 	c := r.client()
 	var last uint64
 	lastGrowth := time.Now()
@@ -272,7 +308,7 @@ func (r *run) awaitOutput() (string, error) {
 		if err == nil && d.Records > last {
 			last, lastGrowth = d.Records, time.Now()
 		}
-		if last >= uint64(r.cfg.Events) {
+		if last >= uint64(want) {
 			r.logf("the output holds %d records; waiting %s for late duplicates", last, r.settle())
 			if !sleep(r.ctx, r.settle()) {
 				return "", context.Cause(r.ctx)
@@ -280,7 +316,7 @@ func (r *run) awaitOutput() (string, error) {
 			break
 		}
 		if time.Since(lastGrowth) > stallTimeout {
-			r.logf("the output stopped at %d of %d records", last, r.cfg.Events)
+			r.logf("the output stopped at %d of %d records", last, want)
 			break
 		}
 		if !sleep(r.ctx, 50*time.Millisecond) {
@@ -305,24 +341,24 @@ func (r *run) settle() time.Duration {
 	return 3*r.cfg.CheckpointInterval + 500*time.Millisecond
 }
 
-// readOutput reads the whole output stream.
-func (r *run) readOutput() ([]wire.Record, error) {
+// readStream reads a whole stream.
+func (r *run) readStream(stream string) ([]wire.Record, error) {
 	c := r.client()
 	var it string
 	if err := call(r.ctx, func(ctx context.Context) (err error) {
-		it, err = c.GetIterator(ctx, outputStream, wire.GetIteratorRequest{Type: wire.TrimHorizon})
+		it, err = c.GetIterator(ctx, stream, wire.GetIteratorRequest{Type: wire.TrimHorizon})
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("read %s: %w", outputStream, err)
+		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	var recs []wire.Record
 	for {
 		var res wire.GetRecordsResponse
 		if err := call(r.ctx, func(ctx context.Context) (err error) {
-			res, err = c.GetRecords(ctx, outputStream, it, 10_000, 0)
+			res, err = c.GetRecords(ctx, stream, it, 10_000, 0)
 			return err
 		}); err != nil {
-			return nil, fmt.Errorf("read %s: %w", outputStream, err)
+			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
 		if len(res.Records) == 0 {
 			return recs, nil

@@ -79,16 +79,21 @@ type KeyResult struct {
 type Report struct {
 	// Seed is the seed the kill schedule was drawn with: pass it again as Config.Seed to
 	// repeat the schedule.
-	Seed   uint64
+	Seed uint64
+	// Job is the built-in job that ran; "" is RunningCount.
+	Job    string
 	Keys   int
 	Events int // input events stored, each once
 	Kills  []Kill
 	// Output is how many records the output stream held.
-	Output     int
-	Duplicates int // output records repeating a key's count
-	Missing    int // counts absent from the output
-	Extra      int // output records that are not "<key> <n>" with a fed key and 1 <= n <= its events
-	PerKey     []KeyResult
+	Output int
+	// Expected is, for a windowed job or the join, how many records the output must
+	// hold: the lines computed by brute force from the input.
+	Expected   int
+	Duplicates int         // output records repeating a key's count, or an expected line
+	Missing    int         // counts, or expected lines, absent from the output
+	Extra      int         // output records that are not "<key> <n>" with a fed key and 1 <= n <= its events, or not an expected line
+	PerKey     []KeyResult // running-count only
 	// Problems describes the first problems found, one line each.
 	Problems []string
 	// Pass is the verdict: every key's counts 1..n appear exactly once and nothing else.
@@ -109,7 +114,11 @@ func (r Report) String() string {
 	if r.Pass {
 		verdict = "PASS"
 	}
-	fmt.Fprintf(&b, "exactly-once: %s — %d keys, %d events, %d kills, %d duplicates, %d missing", verdict, r.Keys, r.Events, len(r.Kills), r.Duplicates, r.Missing)
+	job := ""
+	if r.Job != "" && r.Job != RunningCount {
+		job = " (" + r.Job + ")"
+	}
+	fmt.Fprintf(&b, "exactly-once%s: %s — %d keys, %d events, %d kills, %d duplicates, %d missing", job, verdict, r.Keys, r.Events, len(r.Kills), r.Duplicates, r.Missing)
 	if r.Extra > 0 {
 		fmt.Fprintf(&b, ", %d extra", r.Extra)
 	}
@@ -130,6 +139,9 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "  kills: %d %s, %d %s (%d of them before its commit), %d %s; %d left a checkpoint incomplete\n",
 		byTiming[WhileFeeding], WhileFeeding, byTiming[AfterCheckpoint], AfterCheckpoint, beforeCommit,
 		byTiming[InCheckpoint], InCheckpoint, interrupted)
+	if r.Expected > 0 {
+		fmt.Fprintf(&b, "  expected: %d records, computed by brute force from the input\n", r.Expected)
+	}
 	fmt.Fprintf(&b, "  output: %d records, run took %s (seed %d)\n", r.Output, r.Elapsed.Round(100*time.Millisecond), r.Seed)
 	if !r.Pass {
 		for _, p := range r.Problems {
@@ -206,6 +218,51 @@ func (r *Report) check(want map[string]int, lines []string) {
 		r.PerKey = append(r.PerKey, kr)
 	}
 	r.Pass = r.Duplicates == 0 && r.Missing == 0 && r.Extra == 0
+}
+
+// checkLines fills the output half of r by comparing the output records' data, lines,
+// with want as multisets: each wanted line must appear as often as in want.
+func (r *Report) checkLines(want, lines []string) {
+	r.Output, r.Expected = len(lines), len(want)
+	counts := map[string]int{}
+	for _, l := range want {
+		counts[l]++
+	}
+	got := map[string]int{}
+	for _, l := range lines {
+		got[l]++
+	}
+	r.Duplicates, r.Missing, r.Extra, r.PerKey, r.Problems = 0, 0, 0, nil, nil
+	var dups, extra, missing []string
+	for l, n := range got {
+		switch w := counts[l]; {
+		case w == 0:
+			r.Extra += n
+			extra = append(extra, l)
+		case n > w:
+			r.Duplicates += n - w
+			dups = append(dups, l)
+		}
+	}
+	for l, w := range counts {
+		if n := got[l]; n < w {
+			r.Missing += w - n
+			missing = append(missing, l)
+		}
+	}
+	for _, c := range []struct {
+		what  string
+		lines []string
+	}{{"duplicated", dups}, {"missing", missing}, {"not expected", extra}} {
+		slices.Sort(c.lines)
+		for _, l := range c.lines[:min(len(c.lines), 3)] {
+			r.problem("record %q %s (%d in the output, %d expected)", l, c.what, got[l], counts[l])
+		}
+	}
+	r.Pass = r.Duplicates == 0 && r.Missing == 0 && r.Extra == 0 && len(want) > 0
+	if len(want) == 0 {
+		r.problem("the input yields no expected output")
+	}
 }
 
 // markCommits sets BeforeCommit of the AfterCheckpoint kills from the output records,
