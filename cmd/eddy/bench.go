@@ -18,7 +18,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure eddy on this machine against a baseline run alongside it",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchStreamsCmd(), newBenchCheckpointCmd())
+	cmd.AddCommand(newBenchStreamsCmd(), newBenchNexmarkCmd(), newBenchCheckpointCmd())
 	return cmd
 }
 
