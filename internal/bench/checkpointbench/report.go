@@ -3,6 +3,7 @@ package checkpointbench
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"io"
 	"strconv"
 	"strings"
@@ -132,27 +133,27 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report as a table with a row per state size, then the targets
 // and what was not measured.
 func (rep *Report) WriteTable(w io.Writer) error {
-	p := &errWriter{w: w}
-	p.printf("eddy bench checkpoint: heap state, %d keyed subtasks, %d B values, a checkpoint every %s, %s per phase, %d CPUs, GOMAXPROCS %d, %s\n",
+	p := &benchfmt.ErrWriter{W: w}
+	p.Printf("eddy bench checkpoint: heap state, %d keyed subtasks, %d B values, a checkpoint every %s, %s per phase, %d CPUs, GOMAXPROCS %d, %s\n",
 		rep.Parallelism, rep.ValueBytes, rep.Interval, rep.Duration, rep.CPUs, rep.GOMAXPROCS, rep.GoVersion)
 	disk := "a disk, not tmpfs"
 	if rep.StoreFS == "tmpfs" || rep.StoreFS == "ramfs" {
 		disk = "IN MEMORY: writes cost a copy, not disk IO"
 	}
-	p.printf("Checkpoints go to a file:// BlobStore under %s on %s (%s; the file store does not fsync).\n", rep.StoreDir, rep.StoreFS, disk)
+	p.Printf("Checkpoints go to a file:// BlobStore under %s on %s (%s; the file store does not fsync).\n", rep.StoreDir, rep.StoreFS, disk)
 	if rep.MemoryLimit > 0 {
-		p.printf("Go soft memory limit %s (half of the %s available at the start): a state whose checkpoints need\nmore makes the GC work harder rather than take the shared machine's memory.\n",
+		p.Printf("Go soft memory limit %s (half of the %s available at the start): a state whose checkpoints need\nmore makes the GC work harder rather than take the shared machine's memory.\n",
 			bytesize(rep.MemoryLimit), bytesize(rep.MemoryAvailable))
 	}
-	p.printf("Each state size runs one job three times: a baseline without checkpoints, then with checkpoints,\n")
-	p.printf("then a new run restoring the latest checkpoint. Each fills keys 0..N-1 once, then processes events\n")
-	p.printf("(a lookup of a random key) as fast as it can, with 1%% of the keys updated per second.\n")
-	p.printf("state = keys × value bytes. heap = Go heap of the filled state (MemStats.HeapAlloc after GC, less that\n")
-	p.printf("before the job). peak live = largest heap a GC found live during the case; peak held = most memory\n")
-	p.printf("the Go runtime held from the OS (an upper bound of the resident memory).\n")
-	p.printf("dur = trigger to completion. pause = time one subtask stopped processing to snapshot (CheckpointStatus.MaxPause).\n")
-	p.printf("rec/s = events processed per second; ×base = with checkpoints ÷ baseline. recovery = flow.Run of the\n")
-	p.printf("restoring run to its first record processed.\n\n")
+	p.Printf("Each state size runs one job three times: a baseline without checkpoints, then with checkpoints,\n")
+	p.Printf("then a new run restoring the latest checkpoint. Each fills keys 0..N-1 once, then processes events\n")
+	p.Printf("(a lookup of a random key) as fast as it can, with 1%% of the keys updated per second.\n")
+	p.Printf("state = keys × value bytes. heap = Go heap of the filled state (MemStats.HeapAlloc after GC, less that\n")
+	p.Printf("before the job). peak live = largest heap a GC found live during the case; peak held = most memory\n")
+	p.Printf("the Go runtime held from the OS (an upper bound of the resident memory).\n")
+	p.Printf("dur = trigger to completion. pause = time one subtask stopped processing to snapshot (CheckpointStatus.MaxPause).\n")
+	p.Printf("rec/s = events processed per second; ×base = with checkpoints ÷ baseline. recovery = flow.Run of the\n")
+	p.Printf("restoring run to its first record processed.\n\n")
 	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "state\tkeys\theap\tpeak live\tpeak held\tckpts\tdur p50\tdur max\tpause p50\tpause max\tsize/ckpt\tbase rec/s\tckpt rec/s\t×base\trecovery\t  targets")
 	var notes, extended, limited []string
@@ -160,15 +161,15 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		r := &rep.Results[i]
 		ckpt := "-\t-\t-\t-\t-"
 		if r.Checkpoints > 0 {
-			ckpt = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", latency(r.DurationP50Ms), latency(r.DurationMaxMs), latency(r.PauseP50Ms), latency(r.PauseMaxMs), bytesize(r.BytesPerCheckpoint))
+			ckpt = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", benchfmt.Millis(r.DurationP50Ms), benchfmt.Millis(r.DurationMaxMs), benchfmt.Millis(r.PauseP50Ms), benchfmt.Millis(r.PauseMaxMs), bytesize(r.BytesPerCheckpoint))
 		}
 		recovery := "-"
 		if r.RecoveryMs > 0 {
-			recovery = latency(r.RecoveryMs)
+			recovery = benchfmt.Millis(r.RecoveryMs)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t  %s\n",
-			FormatSize(r.StateBytes), count(float64(r.Keys)), bytesize(r.HeapBytes), bytesize(r.PeakLiveHeapBytes), bytesize(r.PeakMemoryBytes), r.Checkpoints, ckpt,
-			count(r.BaselineRecordsPerSec), count(r.CheckpointRecordsPerSec), r.VsBaseline, recovery, marks(r.Targets))
+			FormatSize(r.StateBytes), benchfmt.Count(float64(r.Keys)), bytesize(r.HeapBytes), bytesize(r.PeakLiveHeapBytes), bytesize(r.PeakMemoryBytes), r.Checkpoints, ckpt,
+			benchfmt.Count(r.BaselineRecordsPerSec), benchfmt.Count(r.CheckpointRecordsPerSec), r.VsBaseline, recovery, marks(r.Targets))
 		if r.Error != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", FormatSize(r.StateBytes), r.Error))
 		}
@@ -183,31 +184,31 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	if len(rep.Targets) > 0 {
-		p.printf("\nTargets\n")
+		p.Printf("\nTargets\n")
 		for _, c := range rep.Targets {
-			p.printf("  %s %s: %s (%s state)\n", mark(c.Met), c.Target, latency(c.Got), c.State)
+			p.Printf("  %s %s: %s (%s state)\n", benchfmt.Mark(c.Met), c.Target, benchfmt.Millis(c.Got), c.State)
 		}
 	}
 	if len(extended) > 0 {
-		p.printf("\n")
+		p.Printf("\n")
 		for _, e := range extended {
-			p.printf("%s.\n", e)
+			p.Printf("%s.\n", e)
 		}
 	}
 	if len(limited) > 0 {
-		p.printf("\nThe memory limit was reached with a %s state: the GC ran more often than by default, which\nslows the job down and takes CPU from the checkpoints.\n", strings.Join(limited, " and a "))
+		p.Printf("\nThe memory limit was reached with a %s state: the GC ran more often than by default, which\nslows the job down and takes CPU from the checkpoints.\n", strings.Join(limited, " and a "))
 	}
-	p.printf("\n")
+	p.Printf("\n")
 	for _, n := range rep.NotMeasured {
-		p.printf("%s\n", n)
+		p.Printf("%s\n", n)
 	}
 	if len(notes) > 0 {
-		p.printf("\nProblems\n")
+		p.Printf("\nProblems\n")
 		for _, n := range notes {
-			p.printf("  %s\n", n)
+			p.Printf("  %s\n", n)
 		}
 	}
-	return p.err
+	return p.Err
 }
 
 func marks(cs []Check) string {
@@ -215,19 +216,12 @@ func marks(cs []Check) string {
 	for _, c := range cs {
 		switch c.Target {
 		case targetPause:
-			parts = append(parts, mark(c.Met)+" pause ≤50ms")
+			parts = append(parts, benchfmt.Mark(c.Met)+" pause ≤50ms")
 		case targetRecovery:
-			parts = append(parts, mark(c.Met)+" recovery <3s")
+			parts = append(parts, benchfmt.Mark(c.Met)+" recovery <3s")
 		}
 	}
 	return strings.Join(parts, "  ")
-}
-
-func mark(ok bool) string {
-	if ok {
-		return "✓"
-	}
-	return "✗"
 }
 
 // bytesize writes bytes in decimal units with three significant digits.
@@ -244,47 +238,3 @@ func bytesize(b int64) string {
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64) + " " + unit
 }
-
-// count formats a number with thousands separators.
-func count(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-func latency(msv float64) string {
-	switch {
-	case msv < 1:
-		return fmt.Sprintf("%.0fµs", msv*1000)
-	case msv < 10:
-		return fmt.Sprintf("%.2fms", msv)
-	case msv < 100:
-		return fmt.Sprintf("%.1fms", msv)
-	case msv < 1000:
-		return fmt.Sprintf("%.0fms", msv)
-	}
-	return fmt.Sprintf("%.2fs", msv/1000)
-}
-
-// errWriter keeps the first write error so the table code need not check each print.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(b []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(b)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

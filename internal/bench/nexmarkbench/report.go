@@ -3,9 +3,8 @@ package nexmarkbench
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -100,24 +99,24 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the report as a table, the preload and the targets.
 func (rep *Report) WriteTable(w io.Writer) error {
-	p := &errWriter{w: w}
-	p.printf("eddy bench nexmark: %s events at %s events per second of event time, parallelism %d, GOMAXPROCS %d, %d CPUs, %s\n",
-		count(float64(rep.Events)), count(float64(rep.Rate)), rep.Parallelism, rep.GOMAXPROCS, rep.CPUs, rep.GoVersion)
-	p.printf("Watermarks trail the latest event time by %s. memory = the generator in the source subtasks; stream = JSON events\n", rep.OutOfOrderness)
-	p.printf("read from an eddy stream (eddystream source, nexmark.DecodeJSON), filled before the clock starts.\n")
+	p := &benchfmt.ErrWriter{W: w}
+	p.Printf("eddy bench nexmark: %s events at %s events per second of event time, parallelism %d, GOMAXPROCS %d, %d CPUs, %s\n",
+		benchfmt.Count(float64(rep.Events)), benchfmt.Count(float64(rep.Rate)), rep.Parallelism, rep.GOMAXPROCS, rep.CPUs, rep.GoVersion)
+	p.Printf("Watermarks trail the latest event time by %s. memory = the generator in the source subtasks; stream = JSON events\n", rep.OutOfOrderness)
+	p.Printf("read from an eddy stream (eddystream source, nexmark.DecodeJSON), filled before the clock starts.\n")
 	if pre := rep.Preload; pre != nil {
-		p.printf("Preload (not timed with the queries): %s events, %.0f MB into %d shards in %.1fs: %s events/s, %.0f MB/s.\n",
-			count(float64(pre.Events)), float64(pre.Bytes)/1e6, pre.Shards, pre.Seconds, count(pre.EventsPerSec), pre.MBPerSec)
+		p.Printf("Preload (not timed with the queries): %s events, %.0f MB into %d shards in %.1fs: %s events/s, %.0f MB/s.\n",
+			benchfmt.Count(float64(pre.Events)), float64(pre.Bytes)/1e6, pre.Shards, pre.Seconds, benchfmt.Count(pre.EventsPerSec), pre.MBPerSec)
 	}
 	for _, base := range rep.Baselines {
-		p.printf("Baseline, %s source alone (no job, %d goroutines): %s events/s; ×source = events/s ÷ this.\n",
-			base.Source, rep.Parallelism, count(base.EventsPerSec))
+		p.Printf("Baseline, %s source alone (no job, %d goroutines): %s events/s; ×source = events/s ÷ this.\n",
+			base.Source, rep.Parallelism, benchfmt.Count(base.EventsPerSec))
 	}
-	p.printf("per core = events/s ÷ GOMAXPROCS (%d). cpu = process CPU time ÷ (wall time × GOMAXPROCS), the embedded JetStream included.\n", rep.GOMAXPROCS)
-	p.printf("Latency (sampled) = sink time − when the sources first emitted an event at or after the result's event time;\n")
-	p.printf("q0-q2 count from their own source subtask. Window and timer results (q4, q5, q7, q11) wait for the watermark,\n")
-	p.printf("so theirs includes the %s out-of-orderness bound of event time; \"past wm\" counts from when every source\n", rep.OutOfOrderness)
-	p.printf("subtask had passed that bound, the engine's own delay. q12 counts from its window's wall-clock end.\n\n")
+	p.Printf("per core = events/s ÷ GOMAXPROCS (%d). cpu = process CPU time ÷ (wall time × GOMAXPROCS), the embedded JetStream included.\n", rep.GOMAXPROCS)
+	p.Printf("Latency (sampled) = sink time − when the sources first emitted an event at or after the result's event time;\n")
+	p.Printf("q0-q2 count from their own source subtask. Window and timer results (q4, q5, q7, q11) wait for the watermark,\n")
+	p.Printf("so theirs includes the %s out-of-orderness bound of event time; \"past wm\" counts from when every source\n", rep.OutOfOrderness)
+	p.Printf("subtask had passed that bound, the engine's own delay. q12 counts from its window's wall-clock end.\n\n")
 	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query\tsource\tevents\tseconds\tevents/s\t×source\tper core\tcpu\tp50\tp99\tmax\tp99 past wm\tresults\t  target\t")
 	var notes []string
@@ -125,7 +124,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		r := &rep.Results[i]
 		target := ""
 		if c := r.Target; c != nil {
-			target = fmt.Sprintf("%s ≥%s", mark(c.Met), short(c.Want))
+			target = fmt.Sprintf("%s ≥%s", benchfmt.Mark(c.Met), benchfmt.Short(c.Want))
 		}
 		cpu := "-"
 		if r.CPUUtilization > 0 {
@@ -140,9 +139,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			vs = fmt.Sprintf("%.2f", r.VsSource)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t  %s\t\n",
-			r.Query, r.Source, count(float64(r.Events)), r.Seconds, count(r.EventsPerSec), vs, count(r.EventsPerSecPerCore), cpu,
+			r.Query, r.Source, benchfmt.Count(float64(r.Events)), r.Seconds, benchfmt.Count(r.EventsPerSec), vs, benchfmt.Count(r.EventsPerSecPerCore), cpu,
 			latency(r.P50Ms, r.LatencySamples), latency(r.P99Ms, r.LatencySamples), latency(r.MaxMs, r.LatencySamples),
-			pastWM, count(float64(r.Results)), target)
+			pastWM, benchfmt.Count(float64(r.Results)), target)
 		if r.Error != "" {
 			notes = append(notes, fmt.Sprintf("%s from %s: %s", r.Query, r.Source, r.Error))
 		}
@@ -151,48 +150,18 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	if len(rep.Targets) > 0 {
-		p.printf("\nTargets (JSON events from an eddy stream, on a 2-core machine)\n")
+		p.Printf("\nTargets (JSON events from an eddy stream, on a 2-core machine)\n")
 		for _, c := range rep.Targets {
-			p.printf("  %s %s ≥ %s events/s: %s\n", mark(c.Met), c.Query, count(c.Want), count(c.Got))
+			p.Printf("  %s %s ≥ %s events/s: %s\n", benchfmt.Mark(c.Met), c.Query, benchfmt.Count(c.Want), benchfmt.Count(c.Got))
 		}
 	}
 	if len(notes) > 0 {
-		p.printf("\nProblems\n")
+		p.Printf("\nProblems\n")
 		for _, n := range notes {
-			p.printf("  %s\n", n)
+			p.Printf("  %s\n", n)
 		}
 	}
-	return p.err
-}
-
-func mark(ok bool) string {
-	if ok {
-		return "✓"
-	}
-	return "✗"
-}
-
-// count formats a number with thousands separators.
-func count(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-func short(v float64) string {
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
-	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	return p.Err
 }
 
 func latency(msv float64, samples int64) string {
@@ -210,20 +179,3 @@ func latency(msv float64, samples int64) string {
 	}
 	return fmt.Sprintf("%.1fs", msv/1000)
 }
-
-// errWriter keeps the first write error so the table code need not check each print.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(b []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(b)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

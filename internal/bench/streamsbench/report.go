@@ -3,8 +3,8 @@ package streamsbench
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -223,16 +223,16 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the report as one table per fsync setting, then the targets.
 func (rep *Report) WriteTable(w io.Writer) error {
-	p := &errWriter{w: w}
-	p.printf("eddy bench streams: %s per case, %d shards, %d partition keys, store under %s, %d CPUs, %s\n",
+	p := &benchfmt.ErrWriter{W: w}
+	p.Printf("eddy bench streams: %s per case, %d shards, %d partition keys, store under %s, %d CPUs, %s\n",
 		rep.Duration, rep.Shards, rep.Keys, rep.StoreDir, rep.CPUs, rep.GoVersion)
-	p.printf("raw = JetStream async publish, one record per message, ≤%d in flight; its read = ordered consumer.\n", rep.MaxPending)
-	p.printf("eddy read = one Iterator per shard, TRIM_HORIZON to end, %d records per Next, right after the puts (warm cache).\n", rep.ReadLimit)
-	p.printf("MB = 10^6 bytes of record data. ×raw = eddy ÷ raw, same fsync setting and record size.\n")
-	p.printf("Latency is per put call (per message for raw), from call to acknowledgement.\n")
+	p.Printf("raw = JetStream async publish, one record per message, ≤%d in flight; its read = ordered consumer.\n", rep.MaxPending)
+	p.Printf("eddy read = one Iterator per shard, TRIM_HORIZON to end, %d records per Next, right after the puts (warm cache).\n", rep.ReadLimit)
+	p.Printf("MB = 10^6 bytes of record data. ×raw = eddy ÷ raw, same fsync setting and record size.\n")
+	p.Printf("Latency is per put call (per message for raw), from call to acknowledgement.\n")
 	var notes []string
 	for _, fs := range rep.fsyncs() {
-		p.printf("\nfsync %s\n", fs)
+		p.Printf("\nfsync %s\n", fs)
 		tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "size\tpath\tput\tconc\trecords/s\tMB/s\tack p50\tack p99\tfailed\t×raw\tread rec/s\tread MB/s\tread ×raw\t  targets")
 		for i := range rep.Results {
@@ -242,10 +242,10 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			}
 			read := "\t\t"
 			if r.Read != nil {
-				read = fmt.Sprintf("%s\t%.1f\t%s", count(r.Read.RecordsPerSec), r.Read.MBPerSec, ratio(r.Read.VsRaw, r.Path))
+				read = fmt.Sprintf("%s\t%.1f\t%s", benchfmt.Count(r.Read.RecordsPerSec), r.Read.MBPerSec, ratio(r.Read.VsRaw, r.Path))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.1f\t%s\t%s\t%d\t%s\t%s\t  %s\n",
-				size(r.RecordBytes), r.Path, r.Mode, r.Concurrency, count(r.RecordsPerSec), r.MBPerSec,
+				size(r.RecordBytes), r.Path, r.Mode, r.Concurrency, benchfmt.Count(r.RecordsPerSec), r.MBPerSec,
 				latency(r.P50Ms), latency(r.P99Ms), r.Failed, ratio(r.VsRaw, r.Path), read, marks(r.Targets))
 			if r.Error != "" {
 				notes = append(notes, fmt.Sprintf("%s: %d records failed, last error: %s", r.name(), r.Failed, r.Error))
@@ -259,19 +259,19 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if len(rep.Targets) > 0 {
-		p.printf("\nTargets (best case; how many of the cases they apply to meet them)\n")
+		p.Printf("\nTargets (best case; how many of the cases they apply to meet them)\n")
 		for _, c := range rep.Targets {
-			p.printf("  %s %s ≥ %s records/s: %s (%s); met in %d of %d\n",
-				mark(c.Met), c.Target, count(c.Want), count(c.Got), c.Case, c.CasesMet, c.Cases)
+			p.Printf("  %s %s ≥ %s records/s: %s (%s); met in %d of %d\n",
+				benchfmt.Mark(c.Met), c.Target, benchfmt.Count(c.Want), benchfmt.Count(c.Got), c.Case, c.CasesMet, c.Cases)
 		}
 	}
 	if len(notes) > 0 {
-		p.printf("\nProblems\n")
+		p.Printf("\nProblems\n")
 		for _, n := range notes {
-			p.printf("  %s\n", n)
+			p.Printf("  %s\n", n)
 		}
 	}
-	return p.err
+	return p.Err
 }
 
 func (rep *Report) fsyncs() []string {
@@ -289,18 +289,11 @@ func marks(cs []Check) string {
 	for _, c := range cs {
 		for _, t := range targets {
 			if t.name == c.Target {
-				parts = append(parts, fmt.Sprintf("%s %s ≥%s", mark(c.Met), t.short, short(c.Want)))
+				parts = append(parts, fmt.Sprintf("%s %s ≥%s", benchfmt.Mark(c.Met), t.short, benchfmt.Short(c.Want)))
 			}
 		}
 	}
 	return strings.Join(parts, "  ")
-}
-
-func mark(ok bool) string {
-	if ok {
-		return "✓"
-	}
-	return "✗"
 }
 
 func size(b int) string {
@@ -308,29 +301,6 @@ func size(b int) string {
 		return fmt.Sprintf("%d KiB", b/1024)
 	}
 	return fmt.Sprintf("%d B", b)
-}
-
-// count formats a rate with thousands separators.
-func count(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-func short(v float64) string {
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
-	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 func ratio(v float64, path string) string {
@@ -356,20 +326,3 @@ func latency(msv float64) string {
 	}
 	return fmt.Sprintf("%.0fms", msv)
 }
-
-// errWriter keeps the first write error so the table code need not check each print.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(b []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(b)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
