@@ -47,10 +47,7 @@ var runningCount = Builtin{
 				ctx.Emit(k + " " + strconv.FormatInt(c+1, 10))
 			}}
 		})
-		toStream(env, args, counts, func(line string, _ int64) (streams.Record, error) {
-			key, _, _ := strings.Cut(line, " ")
-			return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
-		})
+		toStream(env, args, counts, lineRecord)
 		return job, nil
 	},
 }
@@ -251,10 +248,7 @@ var intervalJoin = Builtin{
 		pairs := flow.IntervalJoin(left, right, "join", lower, upper, func(a, b arrival) string {
 			return a.Key + " " + a.Seq + " " + b.Seq
 		})
-		toStream(env, args, pairs, func(line string, _ int64) (streams.Record, error) {
-			key, _, _ := strings.Cut(line, " ")
-			return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
-		})
+		toStream(env, args, pairs, lineRecord)
 		return job, nil
 	},
 }
@@ -303,6 +297,12 @@ func parallelism(args map[string]string) (int, error) {
 		return 0, apierr.New(apierr.Invalid, "InvalidArgument", "parallelism %q must be 1..128", args["parallelism"])
 	}
 	return p, nil
+}
+
+// lineRecord stores a line of output keyed by its first word, the input's partition key.
+func lineRecord(line string, _ int64) (streams.Record, error) {
+	key, _, _ := strings.Cut(line, " ")
+	return streams.Record{PartitionKey: key, Data: []byte(line)}, nil
 }
 
 // partitionKey decodes a record as its partition key, timed by its arrival.
