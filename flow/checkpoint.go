@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -324,9 +325,14 @@ type coordinator struct {
 }
 
 type checkpointStats struct {
-	mu        sync.Mutex
+	mu sync.Mutex
+	// completed holds the newest keptCheckpointStats checkpoints; total counts them all.
 	completed []CheckpointStatus
+	total     int64
 }
+
+// keptCheckpointStats bounds the history a long-running job keeps in memory.
+const keptCheckpointStats = 100
 
 // CheckpointStatus describes one completed checkpoint.
 type CheckpointStatus struct {
@@ -481,6 +487,10 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 		}
 		c.stats.mu.Lock()
 		c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size})
+		if len(c.stats.completed) > keptCheckpointStats {
+			c.stats.completed = slices.Delete(c.stats.completed, 0, len(c.stats.completed)-keptCheckpointStats)
+		}
+		c.stats.total++
 		c.stats.mu.Unlock()
 		for _, ch := range c.subtasks {
 			select {
@@ -625,7 +635,21 @@ func copyCheckpoint(ctx context.Context, store CheckpointStore, job string, id i
 	return dst, nil
 }
 
-// Checkpoints lists the checkpoints the current run completed.
+// CheckpointsCompleted counts the checkpoints the current run completed.
+func (j *Job) CheckpointsCompleted() int64 {
+	j.statusMu.Lock()
+	st := j.checkpoints
+	j.statusMu.Unlock()
+	if st == nil {
+		return 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.total
+}
+
+// Checkpoints lists the newest checkpoints (up to 100) the current run completed, oldest
+// first.
 func (j *Job) Checkpoints() []CheckpointStatus {
 	j.statusMu.Lock()
 	st := j.checkpoints

@@ -100,6 +100,9 @@ type Info struct {
 	Status  flow.JobStatus
 	// Checkpoints are the checkpoints the job's current run completed, oldest first.
 	Checkpoints []flow.CheckpointStatus
+	// CheckpointsCompleted counts every checkpoint of the current run; Checkpoints keeps
+	// only the newest.
+	CheckpointsCompleted int64
 }
 
 // NewManager returns a manager that knows the given built-in jobs.
@@ -234,7 +237,7 @@ func resolveArgs(b Builtin, args map[string]string) (map[string]string, error) {
 }
 
 func (i *instance) info() Info {
-	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status(), Checkpoints: i.job.Checkpoints()}
+	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status(), Checkpoints: i.job.Checkpoints(), CheckpointsCompleted: i.job.CheckpointsCompleted()}
 }
 
 // List returns every job instance the server ran since it started, by name.

@@ -99,7 +99,7 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		c.collectCheckpoints(ch, info.Name, info.Checkpoints)
+		c.collectCheckpoints(ch, info.Name, info.CheckpointsCompleted, info.Checkpoints)
 	}
 	for _, s := range jobStates {
 		ch <- prometheus.MustNewConstMetric(c.jobsByState, prometheus.GaugeValue, float64(byState[s]), string(s))
@@ -107,8 +107,8 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collectCheckpoints exports a job's checkpoint count and its latest checkpoint.
-func (c *jobCollector) collectCheckpoints(ch chan<- prometheus.Metric, job string, cps []flow.CheckpointStatus) {
-	ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(len(cps)), job)
+func (c *jobCollector) collectCheckpoints(ch chan<- prometheus.Metric, job string, completed int64, cps []flow.CheckpointStatus) {
+	ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(completed), job)
 	if len(cps) == 0 {
 		return
 	}
