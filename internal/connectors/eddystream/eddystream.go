@@ -184,6 +184,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 			}
 			if ended || cfg.StopAtEnd && sh.it.CaughtUp() && len(recs) == 0 {
 				sh.done = true
+				active--
 			}
 		}
 		if err := dlq.flush(ctx); err != nil {
@@ -197,7 +198,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		}
 		out.Poll()
 		if got == 0 {
-			// Nothing anywhere: wait a little on one shard instead of spinning.
+			// Nothing anywhere: wait a little instead of spinning.
 			select {
 			case <-ctx.Done():
 			case <-time.After(20 * time.Millisecond):
