@@ -209,6 +209,10 @@ func (m *Manager) StartFrom(name, builtin string, args map[string]string, savepo
 			m.env.Logger.Error("job failed", "job", name, "err", inst.err)
 		}
 	}()
+	// Answer once the job has left CREATED, so the caller sees it running (or failed).
+	for deadline := time.Now().Add(2 * time.Second); job.Status().State == flow.JobCreated && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	m.env.Logger.Info("job started", "job", name, "builtin", builtin)
 	return inst.info(), nil
 }
