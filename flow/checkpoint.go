@@ -33,6 +33,17 @@ type CheckpointOptions struct {
 	// RestoreFrom, if set, is a savepoint (the path Job.Savepoint returned) to start
 	// from instead of the job's latest checkpoint.
 	RestoreFrom string
+	// Timeout aborts a checkpoint not complete after it (default 10 min).
+	Timeout time.Duration
+	// MinPause is the least time from the end of one checkpoint to the start of the
+	// next, so a slow store cannot keep the job checkpointing back to back.
+	MinPause time.Duration
+	// TolerableFailures is how many checkpoints in a row may fail (time out, fail to
+	// write) before the job fails (default 0: the first failure fails the job, which a
+	// hosting server then restarts from the latest complete checkpoint).
+	TolerableFailures int
+	// Logf, if set, reports failed checkpoints the job tolerates.
+	Logf func(format string, args ...any)
 }
 
 // CheckpointStore is where checkpoints are written: an object store, a directory, memory.
@@ -329,6 +340,7 @@ type checkpointStats struct {
 	// completed holds the newest keptCheckpointStats checkpoints; total counts them all.
 	completed []CheckpointStatus
 	total     int64
+	failed    int64
 }
 
 // keptCheckpointStats bounds the history a long-running job keeps in memory.
@@ -428,6 +440,8 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 			w <- 0
 		}
 	}()
+	failures := 0
+	var lastEnd time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -435,63 +449,34 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 		case <-c.finished:
 			return
 		case <-ticker.C:
+			if time.Since(lastEnd) < c.opts.MinPause {
+				continue
+			}
 		case w := <-c.onDemand:
 			waiting = append(waiting, w)
 		}
-		c.nextID++
-		id := c.nextID
-		trigger := time.Now()
-		for _, ch := range c.sources {
-			ch <- id // buffered: one checkpoint at a time, so there is room
-		}
-		files := map[*vertex][]fileMetadata{}
-		size := 0
-		var pause time.Duration
-		for n := 0; n < c.total; n++ {
-			var a ack
-			select {
-			case a = <-c.acks:
-			case <-ctx.Done():
-				return
-			case <-c.finished:
-				// A subtask ended before acknowledging: this checkpoint cannot complete.
-				return
-			}
-			if a.id != id {
-				n--
-				continue
-			}
-			if a.err != nil {
-				fail(a.err)
-				return
-			}
-			key := subtaskKey(c.job.name, id, a.vertex.name, a.subtask)
-			if err := c.opts.Store.Put(ctx, key, a.data); err != nil {
-				fail(fmt.Errorf("checkpoint %d: write %s: %w", id, key, err))
-				return
-			}
-			sum := sha256.Sum256(a.data)
-			files[a.vertex] = append(files[a.vertex], fileMetadata{Subtask: a.subtask, Key: key, Bytes: len(a.data), SHA256: hex.EncodeToString(sum[:])})
-			size += len(a.data)
-			pause = max(pause, a.pause)
-		}
-		meta := checkpointMetadata{Job: c.job.name, ID: id, Triggered: trigger, Completed: time.Now()}
-		for _, v := range c.job.vertices {
-			meta.Operators = append(meta.Operators, operatorMetadata{Name: v.name, Parallelism: v.parallelism, Files: files[v]})
-		}
-		raw, _ := json.MarshalIndent(meta, "", "  ")
-		ok, err := c.opts.Store.PutIfAbsent(ctx, checkpointPrefix(c.job.name, id)+"_metadata", raw)
-		if err != nil || !ok {
-			fail(fmt.Errorf("checkpoint %d: complete: written by another run (%v)", id, err))
+		id, err := c.take(ctx)
+		lastEnd = time.Now()
+		switch {
+		case errors.Is(err, errRunEnded):
 			return
+		case err != nil:
+			failures++
+			c.stats.mu.Lock()
+			c.stats.failed++
+			c.stats.mu.Unlock()
+			for _, w := range waiting {
+				w <- 0
+			}
+			waiting = nil
+			if failures > c.opts.TolerableFailures {
+				fail(fmt.Errorf("%w (%d checkpoints in a row failed; the job tolerates %d)", err, failures, c.opts.TolerableFailures))
+				return
+			}
+			c.job.logf("checkpoint %d failed: %v", id, err)
+			continue
 		}
-		c.stats.mu.Lock()
-		c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size})
-		if len(c.stats.completed) > keptCheckpointStats {
-			c.stats.completed = slices.Delete(c.stats.completed, 0, len(c.stats.completed)-keptCheckpointStats)
-		}
-		c.stats.total++
-		c.stats.mu.Unlock()
+		failures = 0
 		for _, ch := range c.subtasks {
 			select {
 			case ch <- id:
@@ -504,6 +489,76 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 		waiting = nil
 		c.prune(ctx, id)
 	}
+}
+
+// errRunEnded means the run ended while a checkpoint was under way.
+var errRunEnded = errors.New("run ended")
+
+// take triggers one checkpoint and waits for it to complete, for Timeout at most.
+func (c *coordinator) take(ctx context.Context) (int64, error) {
+	c.nextID++
+	id := c.nextID
+	trigger := time.Now()
+	for _, ch := range c.sources {
+		select {
+		case <-ch: // a barrier of an aborted checkpoint its source never took
+		default:
+		}
+		ch <- id
+	}
+	timeout := time.NewTimer(c.opts.Timeout)
+	defer timeout.Stop()
+	files := map[*vertex][]fileMetadata{}
+	size := 0
+	var pause time.Duration
+	for n := 0; n < c.total; n++ {
+		var a ack
+		select {
+		case a = <-c.acks:
+		case <-ctx.Done():
+			return id, errRunEnded
+		case <-c.finished:
+			// A subtask ended before acknowledging: this checkpoint cannot complete.
+			return id, errRunEnded
+		case <-timeout.C:
+			return id, fmt.Errorf("checkpoint %d: timed out after %s with %d of %d subtasks acknowledged", id, c.opts.Timeout, n, c.total)
+		}
+		if a.id != id {
+			n-- // a late acknowledgement of an aborted checkpoint
+			continue
+		}
+		if a.err != nil {
+			return id, a.err
+		}
+		key := subtaskKey(c.job.name, id, a.vertex.name, a.subtask)
+		if err := c.opts.Store.Put(ctx, key, a.data); err != nil {
+			return id, fmt.Errorf("checkpoint %d: write %s: %w", id, key, err)
+		}
+		sum := sha256.Sum256(a.data)
+		files[a.vertex] = append(files[a.vertex], fileMetadata{Subtask: a.subtask, Key: key, Bytes: len(a.data), SHA256: hex.EncodeToString(sum[:])})
+		size += len(a.data)
+		pause = max(pause, a.pause)
+	}
+	meta := checkpointMetadata{Job: c.job.name, ID: id, Triggered: trigger, Completed: time.Now()}
+	for _, v := range c.job.vertices {
+		meta.Operators = append(meta.Operators, operatorMetadata{Name: v.name, Parallelism: v.parallelism, Files: files[v]})
+	}
+	raw, _ := json.MarshalIndent(meta, "", "  ")
+	ok, err := c.opts.Store.PutIfAbsent(ctx, checkpointPrefix(c.job.name, id)+"_metadata", raw)
+	if err != nil {
+		return id, fmt.Errorf("checkpoint %d: complete: %w", id, err)
+	}
+	if !ok {
+		return id, fmt.Errorf("checkpoint %d: completed by another run of job %q", id, c.job.name)
+	}
+	c.stats.mu.Lock()
+	c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size})
+	if len(c.stats.completed) > keptCheckpointStats {
+		c.stats.completed = slices.Delete(c.stats.completed, 0, len(c.stats.completed)-keptCheckpointStats)
+	}
+	c.stats.total++
+	c.stats.mu.Unlock()
+	return id, nil
 }
 
 // prune deletes all but the retained newest checkpoints.

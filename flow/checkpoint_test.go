@@ -311,3 +311,40 @@ func TestFileSinkIsExactlyOnceAcrossACrash(t *testing.T) {
 		t.Fatalf("temporary files left: %v", tmp)
 	}
 }
+
+// flakyStore fails its first writes, like an object store having a bad minute.
+type flakyStore struct {
+	*flow.MemStore
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *flakyStore) Put(ctx context.Context, key string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fails > 0 {
+		s.fails--
+		return errors.New("503 slow down")
+	}
+	return s.MemStore.Put(ctx, key, data)
+}
+
+func TestFailedCheckpointsAreToleratedUpToTheLimit(t *testing.T) {
+	run := func(tolerable int) (*flow.Job, error) {
+		out := &txnStore{committed: map[string][]string{}}
+		store := &flakyStore{MemStore: flow.NewMemStore(), fails: 2}
+		opts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: store, Interval: 5 * time.Millisecond, TolerableFailures: tolerable}}
+		job := countingJob(out, opts, 20_000, true)
+		return job, flow.Run(context.Background(), job)
+	}
+	job, err := run(2)
+	if err != nil {
+		t.Fatalf("two failed checkpoints with two tolerated: %v", err)
+	}
+	if len(job.Checkpoints()) == 0 {
+		t.Fatal("no checkpoint completed after the store recovered")
+	}
+	if _, err := run(0); err == nil || !strings.Contains(err.Error(), "503 slow down") {
+		t.Fatalf("a failed checkpoint with none tolerated: %v", err)
+	}
+}

@@ -98,6 +98,9 @@ func NewJob(name string, opts ...JobOptions) *Job {
 		if c.Retained <= 0 {
 			c.Retained = 3
 		}
+		if c.Timeout <= 0 {
+			c.Timeout = 10 * time.Minute
+		}
 	}
 	return j
 }
@@ -126,6 +129,13 @@ type vertex struct {
 	// first subtask among all subtasks and all source subtasks of the job.
 	source             bool
 	index, sourceIndex int
+}
+
+// logf reports through the checkpoint options' Logf, if any.
+func (j *Job) logf(format string, args ...any) {
+	if c := j.opts.Checkpoints; c != nil && c.Logf != nil {
+		c.Logf(format, args...)
+	}
 }
 
 func (j *Job) addEdge(from, to *vertex, partitioning string) {
