@@ -147,15 +147,21 @@ func runSource[T any](sub *subtask, next func(*T) bool, opts SourceOptions[T], o
 		}
 		out.record(v, t)
 		pos.Offset++
+		// A slow source must not hold a checkpoint back for a whole batch: look for a
+		// barrier after every record (the length of a channel costs next to nothing).
+		if len(sub.barriers) > 0 {
+			id := <-sub.barriers
+			out.barrier(id)
+			sub.checkpoint(id)
+		}
+		if n%64 == 0 {
+			sub.flushIfDue(time.Now())
+		}
 		if n%batch == 0 {
 			sub.m.recordsIn.Add(int64(batch))
-			sub.flushIfDue(time.Now())
 			select {
 			case <-sub.run.done:
 				return nil
-			case id := <-sub.barriers:
-				out.barrier(id)
-				sub.checkpoint(id)
 			case id := <-sub.completed:
 				sub.commit(id)
 			default:

@@ -40,6 +40,9 @@ type Env struct {
 	JobName string
 	// RestoreFrom is a savepoint the job instance starts from, if any.
 	RestoreFrom string
+	// Restart decides how a failed job is restarted (default: exponential backoff from
+	// 1 s to 1 min, without end).
+	Restart RestartStrategy
 }
 
 // JobOptions are the options a built-in job should run with: the server's checkpoint
@@ -85,11 +88,14 @@ type instance struct {
 	name    string
 	builtin string
 	args    map[string]string
-	job     *flow.Job
 	cancel  context.CancelFunc
 	done    chan struct{}
-	err     error
 	stopped bool
+
+	mu       sync.Mutex // guards job, err and restarts, which change on a restart
+	job      *flow.Job
+	err      error
+	restarts int
 }
 
 // Info summarises a job instance.
@@ -103,6 +109,8 @@ type Info struct {
 	// CheckpointsCompleted counts every checkpoint of the current run; Checkpoints keeps
 	// only the newest.
 	CheckpointsCompleted int64
+	// Restarts counts how often the job failed and was started again.
+	Restarts int
 }
 
 // NewManager returns a manager that knows the given built-in jobs.
@@ -197,18 +205,7 @@ func (m *Manager) StartFrom(name, builtin string, args map[string]string, savepo
 	if err != nil {
 		m.env.Logger.Warn("record started job", "job", name, "err", err)
 	}
-	go func() {
-		defer close(inst.done)
-		inst.err = flow.Run(ctx, job)
-		switch {
-		case inst.err == nil:
-			m.env.Logger.Info("job finished", "job", name)
-		case errors.Is(inst.err, context.Canceled):
-			m.env.Logger.Info("job stopped", "job", name)
-		default:
-			m.env.Logger.Error("job failed", "job", name, "err", inst.err)
-		}
-	}()
+	go m.supervise(ctx, inst, b, env)
 	// Answer once the job has left CREATED, so the caller sees it running (or failed).
 	for deadline := time.Now().Add(2 * time.Second); job.Status().State == flow.JobCreated && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
@@ -241,7 +238,61 @@ func resolveArgs(b Builtin, args map[string]string) (map[string]string, error) {
 }
 
 func (i *instance) info() Info {
-	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: i.job.Status(), Checkpoints: i.job.Checkpoints(), CheckpointsCompleted: i.job.CheckpointsCompleted()}
+	i.mu.Lock()
+	job, restarts := i.job, i.restarts
+	i.mu.Unlock()
+	return Info{Name: i.name, Builtin: i.builtin, Args: i.args, Status: job.Status(), Checkpoints: job.Checkpoints(),
+		CheckpointsCompleted: job.CheckpointsCompleted(), Restarts: restarts}
+}
+
+// supervise runs a job until it finishes or is stopped; when it fails, the restart
+// strategy decides whether it runs again, from its latest complete checkpoint.
+func (m *Manager) supervise(ctx context.Context, inst *instance, b Builtin, env Env) {
+	defer close(inst.done)
+	var failures []time.Time
+	for {
+		inst.mu.Lock()
+		job := inst.job
+		inst.mu.Unlock()
+		err := flow.Run(ctx, job)
+		inst.mu.Lock()
+		inst.err = err
+		inst.mu.Unlock()
+		switch {
+		case err == nil:
+			m.env.Logger.Info("job finished", "job", inst.name)
+			return
+		case ctx.Err() != nil:
+			m.env.Logger.Info("job stopped", "job", inst.name)
+			return
+		}
+		now := time.Now()
+		failures = append(failures, now)
+		if len(failures) > 100 {
+			failures = failures[1:]
+		}
+		delay, ok := m.env.Restart.next(failures, now)
+		if !ok {
+			m.env.Logger.Error("job failed; the restart strategy gives up", "job", inst.name, "err", err)
+			return
+		}
+		m.env.Logger.Warn("job failed; restarting from its latest checkpoint", "job", inst.name, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		env.RestoreFrom = "" // a restart resumes from the latest checkpoint
+		next, err := b.Build(env, inst.args)
+		if err != nil {
+			m.env.Logger.Error("job failed; rebuilding it for a restart failed", "job", inst.name, "err", err)
+			return
+		}
+		inst.mu.Lock()
+		inst.job = next
+		inst.restarts++
+		inst.mu.Unlock()
+	}
 }
 
 // List returns every job instance the server ran since it started, by name.
@@ -300,7 +351,10 @@ func (m *Manager) Savepoint(ctx context.Context, name string) (string, error) {
 	if !ok {
 		return "", apierr.New(apierr.NotFound, "JobNotFound", "job %q does not exist", name)
 	}
-	path, err := i.job.Savepoint(ctx)
+	i.mu.Lock()
+	job := i.job
+	i.mu.Unlock()
+	path, err := job.Savepoint(ctx)
 	if err != nil {
 		return "", apierr.New(apierr.Conflict, "SavepointFailed", "job %q: %v", name, err)
 	}

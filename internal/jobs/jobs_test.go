@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,5 +158,55 @@ func TestSavepointStopAndRescale(t *testing.T) {
 	}
 	if len(perKey) != 5 {
 		t.Fatalf("keys %v", perKey)
+	}
+}
+
+func TestFailedJobRestartsFromItsCheckpoint(t *testing.T) {
+	svc := streamstest.Start(t, streams.Options{})
+	var runs atomic.Int32
+	flaky := jobs.Builtin{
+		Name: "flaky",
+		Build: func(env jobs.Env, _ map[string]string) (*flow.Job, error) {
+			run := runs.Add(1)
+			job := flow.NewJob(env.JobName, env.JobOptions(1))
+			src := flow.FromGenerator(job, "gen", 1, func(int, int) func(*int) bool {
+				i := 0
+				return func(v *int) bool {
+					i++
+					*v = i
+					if run == 1 && i == 500 {
+						panic("disk on fire")
+					}
+					time.Sleep(time.Millisecond)
+					return i <= 1000
+				}
+			}, flow.SourceOptions[int]{})
+			flow.Sink(src, "sink", func(int, int64) error { return nil })
+			return job, nil
+		},
+	}
+	m := jobs.NewManager(jobs.Env{Streams: svc, Logger: slog.New(slog.DiscardHandler), Checkpoints: flow.NewMemStore(), CheckpointInterval: 20 * time.Millisecond,
+		Restart: jobs.RestartStrategy{Kind: "fixed-delay", Delay: 10 * time.Millisecond, MaxAttempts: 3}}, flaky)
+	defer m.Close(5 * time.Second)
+	if _, err := m.Start("flaky", "flaky", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, _ := m.Describe("flaky")
+		if info.Status.State == flow.JobFinished {
+			if info.Restarts != 1 || runs.Load() != 2 {
+				t.Fatalf("finished after %d restarts and %d builds", info.Restarts, runs.Load())
+			}
+			// The second run resumed from a checkpoint of the first, not from the start.
+			if in := info.Status.Operators[0].Subtasks[0].RecordsIn; in >= 1000 {
+				t.Fatalf("the restarted run read %d records: it did not resume", in)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job did not finish after a restart: %+v", info.Status.State)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
