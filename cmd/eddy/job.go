@@ -289,6 +289,9 @@ func printJob(out io.Writer, cf *clientFlags, d wire.JobDescription) error {
 	fmt.Fprintf(tw, "job:\t%s\n", d.Name)
 	fmt.Fprintf(tw, "builtin:\t%s\n", d.Builtin)
 	fmt.Fprintf(tw, "state:\t%s\n", d.State)
+	if d.Restarts > 0 {
+		fmt.Fprintf(tw, "restarts:\t%d\n", d.Restarts)
+	}
 	fmt.Fprintf(tw, "started:\t%s\n", fmtTime(d.Started))
 	fmt.Fprintf(tw, "finished:\t%s\n", fmtTime(d.Finished))
 	if d.Error != "" {

@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	jobManager := jobs.NewManager(jobs.Env{
 		Streams: svc, Logger: logger.With("component", "jobs"), Dir: cfg.DataDir,
 		Checkpoints: checkpoints, CheckpointInterval: cfg.CheckpointInterval,
+		Restart: jobs.RestartStrategy{Kind: cfg.RestartStrategy, Delay: cfg.RestartDelay},
 	}, jobs.Builtins()...)
 	// Jobs read and write streams: deferred after svc.Close, this runs before it, and
 	// after the requests have drained on the normal path below.

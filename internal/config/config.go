@@ -57,6 +57,9 @@ type Config struct {
 	CheckpointURL string
 	// CheckpointInterval is how often jobs checkpoint.
 	CheckpointInterval time.Duration
+	// RestartStrategy and RestartDelay decide how a failed job starts again.
+	RestartStrategy string
+	RestartDelay    time.Duration
 }
 
 // Default returns the settings eddy uses when nothing overrides them.
@@ -74,6 +77,8 @@ func Default() Config {
 		LogFormat:          "text",
 		ShutdownTimeout:    30 * time.Second,
 		CheckpointInterval: 10 * time.Second,
+		RestartStrategy:    "exponential-backoff",
+		RestartDelay:       time.Second,
 	}
 }
 

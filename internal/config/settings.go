@@ -57,6 +57,10 @@ var settings = []setting{
 		func(c *Config) any { return &c.CheckpointURL }},
 	{"checkpoint-interval", "how often running jobs checkpoint their state and source positions",
 		func(c *Config) any { return &c.CheckpointInterval }},
+	{"restart-strategy", "how a failed job starts again from its latest checkpoint: exponential-backoff (restart-delay doubling to 1m), fixed-delay, failure-rate (gives up after more than 3 failures in 5m) or none",
+		func(c *Config) any { return &c.RestartStrategy }},
+	{"restart-delay", "delay before restarting a failed job (the first delay of the backoff)",
+		func(c *Config) any { return &c.RestartDelay }},
 }
 
 // lookupSetting returns the table row for a flag name.

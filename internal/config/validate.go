@@ -89,6 +89,14 @@ func (c Config) problems() []*SettingError {
 	}
 	oneOf("log-level", c.LogLevel, logLevels)
 	oneOf("log-format", c.LogFormat, logFormats)
+	switch c.RestartStrategy {
+	case "exponential-backoff", "fixed-delay", "failure-rate", "none":
+	default:
+		bad("restart-strategy", "must be one of exponential-backoff, fixed-delay, failure-rate, none")
+	}
+	if c.RestartDelay <= 0 {
+		bad("restart-delay", "must be greater than 0")
+	}
 	if c.CheckpointInterval < 10*time.Millisecond {
 		bad("checkpoint-interval", "must be at least 10ms")
 	}

@@ -189,7 +189,8 @@ func jobDescription(info jobs.Info, rates [][]subtaskRates, now time.Time) wire.
 		args = map[string]string{}
 	}
 	out := wire.JobDescription{
-		Name: info.Name, Builtin: info.Builtin, Args: args,
+		Restarts: info.Restarts,
+		Name:     info.Name, Builtin: info.Builtin, Args: args,
 		State: string(st.State), Started: st.Started, Finished: st.Finished, Error: st.Error,
 		Operators: make([]wire.Operator, len(st.Operators)),
 		Edges:     make([]wire.Edge, len(st.Edges)),

@@ -74,8 +74,11 @@ type JobDescription struct {
 	State    string            `json:"state"`
 	Started  time.Time         `json:"started,omitzero"`
 	Finished time.Time         `json:"finished,omitzero"`
-	// Error says why a FAILED job failed.
-	Error     string     `json:"error,omitempty"`
+	// Error says why a FAILED job failed, or why the last run of a restarted job did.
+	Error string `json:"error,omitempty"`
+	// Restarts counts how often the job failed and the server started it again from its
+	// latest checkpoint.
+	Restarts  int        `json:"restarts"`
 	Operators []Operator `json:"operators"`
 	Edges     []Edge     `json:"edges"`
 }
