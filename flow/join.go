@@ -133,3 +133,83 @@ func lookupProcessor[K comparable, T, V, Out any](join func(v T, row V, found bo
 		}
 	}
 }
+
+// version is a table row valid from its event time on.
+type version[V any] struct {
+	From int64
+	Row  V
+}
+
+// TemporalJoin enriches each record of main with the row of table that was current for
+// its key at the record's event time: the latest table record of the key whose time is
+// not later. A record waits until the watermark of both inputs passes its time, so the
+// result does not depend on which input arrives first (unlike LookupJoin), at the cost
+// of the watermark's delay. Table rows older than the current one are dropped as event
+// time passes them. join returns ok false to drop the record.
+func TemporalJoin[K comparable, T, V, Out any](main *KeyedStream[K, T], table *KeyedStream[K, V], name string, join func(v T, row V, found bool) (out Out, ok bool), opts ...ProcessOptions) *Stream[Out] {
+	return CoProcess(Connect(main, table), name, temporalProcessor[K](join), opts...)
+}
+
+func temporalProcessor[K comparable, T, V, Out any](join func(v T, row V, found bool) (Out, bool)) func(rt *Runtime[K]) CoProcessor[K, T, V, Out] {
+	return func(rt *Runtime[K]) CoProcessor[K, T, V, Out] {
+		pending := NewMapState[int64, []T](rt, "pending")
+		versions := NewListState[version[V]](rt, "versions")
+		return CoProcessor[K, T, V, Out]{
+			Element1: func(ctx *ProcessContext[K, Out], v T) {
+				t := ctx.Timestamp()
+				waiting, _ := pending.Get(t)
+				pending.Put(t, append(waiting, v))
+				ctx.SetEventTimer(t)
+			},
+			Element2: func(ctx *ProcessContext[K, Out], row V) {
+				vs := append(versions.Get(), version[V]{From: ctx.Timestamp(), Row: row})
+				// Rows can arrive out of order: keep the versions sorted by time.
+				slices.SortStableFunc(vs, func(a, b version[V]) int { return cmpInt64(a.From, b.From) })
+				versions.Update(vs)
+				ctx.SetEventTimer(ctx.Timestamp())
+			},
+			Timer: func(ctx *ProcessContext[K, Out], now int64, _ TimeDomain) {
+				vs := versions.Get()
+				for _, t := range sortedTimes(pending.All()) {
+					if t > now {
+						break
+					}
+					var row V
+					found := false
+					for _, ver := range vs {
+						if ver.From > t {
+							break
+						}
+						row, found = ver.Row, true
+					}
+					for _, v := range pending.All()[t] {
+						if out, ok := join(v, row, found); ok {
+							ctx.EmitAt(out, t)
+						}
+					}
+					pending.Remove(t)
+				}
+				// Only the row current at the watermark can still be needed.
+				keep := 0
+				for i, ver := range vs {
+					if ver.From <= now {
+						keep = i
+					}
+				}
+				if keep > 0 {
+					versions.Update(slices.Clone(vs[keep:]))
+				}
+			},
+		}
+	}
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

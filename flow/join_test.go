@@ -94,3 +94,36 @@ func TestBroadcastStateReachesEverySubtask(t *testing.T) {
 	}
 
 }
+
+func TestTemporalJoinUsesTheRowCurrentAtEventTime(t *testing.T) {
+	type rate struct {
+		Currency string
+		Rate     int
+		Time     int64
+	}
+	// The rates arrive as one bounded input and the payments as another; whichever the
+	// operator sees first, each payment must get the rate valid at its time.
+	for run := 0; run < 5; run++ {
+		job := flow.NewJob("temporal", flow.JobOptions{Parallelism: 2})
+		rates := flow.FromSlice(job, "rates", []rate{{"EUR", 110, 0}, {"EUR", 120, 100}, {"USD", 100, 50}},
+			flow.SourceOptions[rate]{Timestamp: func(r rate) int64 { return r.Time }, Watermarks: flow.Monotonous()})
+		pays := flow.FromSlice(job, "payments", []event{{"EUR", 10, 50}, {"EUR", 10, 100}, {"EUR", 10, 150}, {"USD", 5, 20}, {"USD", 5, 60}},
+			flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.Monotonous()})
+		out := flow.Collect(flow.TemporalJoin(flow.KeyBy(pays, func(e event) string { return e.Key }), flow.KeyBy(rates, func(r rate) string { return r.Currency }), "convert",
+			func(e event, r rate, found bool) (string, bool) {
+				if !found {
+					return fmt.Sprintf("%s@%d:none", e.Key, e.Time), true
+				}
+				return fmt.Sprintf("%s@%d:%d", e.Key, e.Time, e.Value*r.Rate), true
+			}))
+		if err := flow.Run(context.Background(), job); err != nil {
+			t.Fatal(err)
+		}
+		got := out.Values()
+		slices.Sort(got)
+		want := []string{"EUR@100:1200", "EUR@150:1200", "EUR@50:1100", "USD@20:none", "USD@60:500"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("run %d: got %v want %v", run, got, want)
+		}
+	}
+}
