@@ -77,7 +77,7 @@ type keyedCtx[K comparable, Out any] struct {
 func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out], hash func(K) uint64) *keyedCore[K, Out] {
 	c := &keyedCore[K, Out]{sub: sub, out: out, wm: engine.MinWatermark}
 	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism,
-		keyGroup: keyGroupFunc(hash, sub.run.job.opts.MaxParallelism)}
+		keyGroup: keyGroupFunc(hash, sub.run.job.opts.MaxParallelism), maxParallelism: sub.run.job.opts.MaxParallelism}
 	sub.addSnapshotter("keyed", c)
 	c.ctx = keyedCtx[K, Out]{rt: c.rt, sub: sub, out: out, eventT: &c.eventT, procT: &c.procT, watermark: &c.wm}
 	sub.onTime = append(sub.onTime, c.processingTime)
@@ -93,7 +93,7 @@ func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out], hash 
 
 // context points the context at key k and timestamp ts.
 func (c *keyedCore[K, Out]) context(k K, ts int64) *ProcessContext[K, Out] {
-	c.rt.key, c.rt.keyed = k, true
+	c.rt.key, c.rt.keyed, c.rt.kg = k, true, c.rt.keyGroup(k)
 	c.ctx.ts = ts
 	return (*ProcessContext[K, Out])(&c.ctx)
 }

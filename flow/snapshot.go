@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/gob"
 	"maps"
+	"slices"
 
 	"github.com/eddy-streams/eddy/internal/engine"
 )
@@ -22,18 +23,26 @@ type valueEntry[K comparable, V any] struct {
 	Written int64
 }
 
-// capture takes a shallow copy of the state: later Updates replace entries in the live
-// map, and values changed in place are copied first (mutable), so the copy stays as it was.
+// capture holds on to the key groups' maps and marks them shared: the next write to a
+// group copies its map first, and values changed in place are copied first too
+// (mutable), so what was captured stays as it was while it is encoded.
 func (s *ValueState[V, K]) capture() func(w *stateWriter) error {
-	m := maps.Clone(s.m)
+	captured := slices.Clone(s.groups)
+	for kg, g := range captured {
+		if len(g) > 0 {
+			s.shared[kg] = true
+		}
+	}
 	s.epoch++
 	return func(w *stateWriter) error {
-		groups := map[int][]valueEntry[K, V]{}
-		for k, e := range m {
-			kg := s.rt.keyGroup(k)
-			groups[kg] = append(groups[kg], valueEntry[K, V]{k, e.v, e.written})
-		}
-		for kg, entries := range groups {
+		for kg, g := range captured {
+			if len(g) == 0 {
+				continue
+			}
+			entries := make([]valueEntry[K, V], 0, len(g))
+			for k, e := range g {
+				entries = append(entries, valueEntry[K, V]{k, e.v, e.written})
+			}
 			if err := w.put("value/"+s.name, kg, entries); err != nil {
 				return err
 			}
@@ -49,7 +58,7 @@ func (s *ValueState[V, K]) restore(r *stateReader) error {
 			return err
 		}
 		for _, e := range entries {
-			s.m[e.Key] = ttlEntry[V]{v: e.Value, written: e.Written, epoch: s.epoch}
+			s.writable(s.rt.keyGroup(e.Key))[e.Key] = ttlEntry[V]{v: e.Value, written: e.Written, epoch: s.epoch}
 		}
 		return nil
 	})

@@ -20,6 +20,9 @@ type Runtime[K comparable] struct {
 	Parallelism int
 	states      []stateTable
 	keyGroup    func(K) int
+	// kg is the current key's key group; maxParallelism is the number of key groups.
+	kg             int
+	maxParallelism int
 }
 
 // stateTable is one declared state, seen without its type, for sizes and snapshots.
@@ -58,11 +61,17 @@ type ttlEntry[V any] struct {
 }
 
 // ValueState holds one value per key.
+//
+// Its entries are kept in one map per key group. A checkpoint captures the maps by
+// reference and marks them shared, which takes no time however large the state is; the
+// first write to a shared map copies that key group's map (copy-on-write), so the
+// checkpoint goes on encoding what it captured while the operator goes on.
 type ValueState[V any, K comparable] struct {
-	rt   *Runtime[K]
-	name string
-	ttl  int64
-	m    map[K]ttlEntry[V]
+	rt     *Runtime[K]
+	name   string
+	ttl    int64
+	groups []map[K]ttlEntry[V] // by key group
+	shared []bool              // the group's map is held by a snapshot being encoded
 	// epoch counts snapshots: a value written in an earlier epoch may be shared with a
 	// snapshot still being encoded.
 	epoch uint64
@@ -70,13 +79,36 @@ type ValueState[V any, K comparable] struct {
 
 // NewValueState declares a value state; call it when the operator starts.
 func NewValueState[V any, K comparable](rt *Runtime[K], name string, opts ...StateOption) *ValueState[V, K] {
-	s := &ValueState[V, K]{rt: rt, name: name, ttl: newStateConfig(opts).ttl, m: map[K]ttlEntry[V]{}}
+	n := max(rt.maxParallelism, 1)
+	s := &ValueState[V, K]{rt: rt, name: name, ttl: newStateConfig(opts).ttl, groups: make([]map[K]ttlEntry[V], n), shared: make([]bool, n)}
 	rt.states = append(rt.states, s)
 	return s
 }
 
 func (s *ValueState[V, K]) stateName() string { return s.name }
-func (s *ValueState[V, K]) entries() int      { return len(s.m) }
+
+func (s *ValueState[V, K]) entries() int {
+	n := 0
+	for _, g := range s.groups {
+		n += len(g)
+	}
+	return n
+}
+
+// writable returns key group kg's map, ready for a write.
+func (s *ValueState[V, K]) writable(kg int) map[K]ttlEntry[V] {
+	g := s.groups[kg]
+	switch {
+	case g == nil:
+		g = map[K]ttlEntry[V]{}
+		s.groups[kg] = g
+	case s.shared[kg]:
+		g = maps.Clone(g)
+		s.groups[kg] = g
+	}
+	s.shared[kg] = false
+	return g
+}
 
 func (s *ValueState[V, K]) mustBeKeyed() {
 	if !s.rt.keyed {
@@ -87,9 +119,9 @@ func (s *ValueState[V, K]) mustBeKeyed() {
 // Value returns the current key's value and whether it has one.
 func (s *ValueState[V, K]) Value() (V, bool) {
 	s.mustBeKeyed()
-	e, ok := s.m[s.rt.key]
+	e, ok := s.groups[s.rt.kg][s.rt.key]
 	if ok && s.ttl > 0 && s.rt.clock.NowMillis()-e.written >= s.ttl {
-		delete(s.m, s.rt.key)
+		delete(s.writable(s.rt.kg), s.rt.key)
 		ok = false
 	}
 	if !ok {
@@ -106,13 +138,15 @@ func (s *ValueState[V, K]) Update(v V) {
 	if s.ttl > 0 {
 		e.written = s.rt.clock.NowMillis()
 	}
-	s.m[s.rt.key] = e
+	s.writable(s.rt.kg)[s.rt.key] = e
 }
 
 // Clear removes the current key's value.
 func (s *ValueState[V, K]) Clear() {
 	s.mustBeKeyed()
-	delete(s.m, s.rt.key)
+	if _, ok := s.groups[s.rt.kg][s.rt.key]; ok {
+		delete(s.writable(s.rt.kg), s.rt.key)
+	}
 }
 
 // mutable returns the current key's value for changing in place: a value a snapshot may
@@ -122,7 +156,7 @@ func (s *ValueState[V, K]) mutable(clone func(V) V) (V, bool) {
 	if !ok {
 		return v, false
 	}
-	if e := s.m[s.rt.key]; e.epoch != s.epoch {
+	if e := s.groups[s.rt.kg][s.rt.key]; e.epoch != s.epoch {
 		v = clone(v)
 		s.Update(v)
 	}
