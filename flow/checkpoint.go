@@ -356,16 +356,6 @@ type CheckpointStatus struct {
 	Bytes    int
 }
 
-// loadLatest finds the newest complete checkpoint of job whose files are all present and
-// intact, falling back to older ones.
-func loadLatest(ctx context.Context, store CheckpointStore, job string) (*checkpointMetadata, map[string]*restoredVertex, error) {
-	keys, err := store.List(ctx, url.PathEscape(job)+"/chk-")
-	if err != nil {
-		return nil, nil, fmt.Errorf("list checkpoints: %w", err)
-	}
-	return latestOf(ctx, store, keys)
-}
-
 // highestID is the largest checkpoint id with any object in the store, complete or not:
 // a new run numbers its checkpoints after it, so it never collides with a leftover.
 func highestID(keys []string, job string) int64 {

@@ -68,10 +68,6 @@ func TestWindowJoin(t *testing.T) {
 }
 
 func TestBroadcastStateReachesEverySubtask(t *testing.T) {
-	type rate struct {
-		Currency string
-		Rate     float64
-	}
 	job := flow.NewJob("enrich")
 	payments := flow.FromSlice(job, "payments", []event{{"EUR", 10, 1}, {"USD", 20, 2}, {"GBP", 5, 3}}, flow.SourceOptions[event]{})
 	rules := flow.FromSlice(job, "blocked", []string{"GBP"}, flow.SourceOptions[string]{})

@@ -18,7 +18,6 @@ type Timestamped[T any] struct {
 type Collected[T any] struct {
 	mu    sync.Mutex
 	items []Timestamped[T]
-	wms   []int64
 }
 
 // Collect gathers s's records; read them after Run returns.

@@ -106,9 +106,7 @@ func (j *Job) Status() JobStatus {
 	r := j.current
 	j.statusMu.Unlock()
 	st := JobStatus{Name: j.name, State: JobCreated}
-	for _, e := range j.edges {
-		st.Edges = append(st.Edges, e)
-	}
+	st.Edges = append(st.Edges, j.edges...)
 	var metrics map[*vertex][]*subtaskMetrics
 	if r != nil {
 		r.mu.Lock()

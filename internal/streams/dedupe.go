@@ -116,13 +116,6 @@ func (d *dedupe) expireLocked(now time.Time) {
 	}
 }
 
-// size is how many ids are remembered.
-func (d *dedupe) size() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.ids)
-}
-
 // rebuildDedupe reads the dedupe window's records back from the stream, so a restarted
 // server still recognises ids it acknowledged before the restart.
 func (st *stream) rebuildDedupe(ctx context.Context) error {
