@@ -161,6 +161,17 @@ type run struct {
 	// run started from, by operator.
 	cp       *coordinator
 	restored map[string]*restoredVertex
+
+	// closers release what sinks hold (files, clients) when a run ends without their
+	// input ending: cancelled or failed.
+	closersMu sync.Mutex
+	closers   []func()
+}
+
+func (r *run) onClose(f func()) {
+	r.closersMu.Lock()
+	r.closers = append(r.closers, f)
+	r.closersMu.Unlock()
 }
 
 // errAborted unwinds a subtask whose job was cancelled while it waited to send.
@@ -253,6 +264,9 @@ func Run(ctx context.Context, j *Job) error {
 		}()
 	}
 	wg.Wait()
+	for _, f := range r.closers {
+		f()
+	}
 	if cause := context.Cause(ctx); cause != nil {
 		return finish(fmt.Errorf("job %q: %w", j.name, cause))
 	}

@@ -153,6 +153,7 @@ func SinkTo[T any](s *Stream[T], name string, open func(subtask, parallelism int
 			panic(failure{fmt.Errorf("sink %s: open: %w", name, err)})
 		}
 		ws := &writerSink[T]{name: name, w: w}
+		sub.run.onClose(ws.release)
 		if tp, ok := w.(TwoPhaseWriter[T]); ok {
 			ws.tp = tp
 			sub.addSnapshotter("sink/"+name, ws)
@@ -163,9 +164,10 @@ func SinkTo[T any](s *Stream[T], name string, open func(subtask, parallelism int
 }
 
 type writerSink[T any] struct {
-	name string
-	w    Writer[T]
-	tp   TwoPhaseWriter[T]
+	name   string
+	w      Writer[T]
+	closed bool
+	tp     TwoPhaseWriter[T]
 	// pending are the transactions pre-committed for checkpoints not known complete.
 	pending []PendingTxn
 }
@@ -252,5 +254,14 @@ func (s *writerSink[T]) end() {
 		}
 		s.pending = nil
 	}
+	s.closed = true
 	s.check(s.w.Close())
+}
+
+// release closes a writer whose input did not end; nothing is committed.
+func (s *writerSink[T]) release() {
+	if !s.closed {
+		s.closed = true
+		_ = s.w.Close()
+	}
 }
