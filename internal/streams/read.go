@@ -439,3 +439,32 @@ func (it *Iterator) Next(ctx context.Context, limit int, wait time.Duration) (re
 
 // Cursor is where the next call to Next continues.
 func (it *Iterator) Cursor() Cursor { return it.r.cur }
+
+// Watch signals on C whenever a record batch is published to the stream (to any shard),
+// so a reader that has caught up can sleep until there is something to read. Signals
+// coalesce; a signal may also come for a batch JetStream then refused.
+type Watch struct {
+	C   <-chan struct{}
+	sub *nats.Subscription
+}
+
+// Watch starts watching a stream; Close it when done.
+func (s *Service) Watch(stream string) (*Watch, error) {
+	if err := ValidateName(stream); err != nil {
+		return nil, err
+	}
+	c := make(chan struct{}, 1)
+	sub, err := s.nc.Subscribe(streamSubjects(stream), func(*nats.Msg) {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watch stream %q: %w", stream, err)
+	}
+	return &Watch{C: c, sub: sub}, nil
+}
+
+// Close stops the watch.
+func (w *Watch) Close() { _ = w.sub.Unsubscribe() }

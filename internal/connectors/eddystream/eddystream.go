@@ -124,6 +124,11 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 	if err != nil {
 		return fmt.Errorf("source %s: %w", cfg.Stream, err)
 	}
+	watch, err := cfg.Service.Watch(cfg.Stream)
+	if err != nil {
+		return err
+	}
+	defer watch.Close()
 	st := &subtaskState{last: map[string]streams.SequenceNumber{}, dlq: &deadLetters{svc: cfg.Service, stream: cfg.DeadLetter, source: cfg.Stream}}
 	s.mu.Lock()
 	s.running[subtask] = st
@@ -198,10 +203,12 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		}
 		out.Poll()
 		if got == 0 {
-			// Nothing anywhere: wait a little instead of spinning.
+			// Nothing anywhere: sleep until something is published to the stream, waking
+			// now and then to let checkpoints through and to notice idleness.
 			select {
 			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
+			case <-watch.C:
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
