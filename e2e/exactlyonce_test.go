@@ -69,6 +69,34 @@ func TestKill9WindowsAndJoinAreExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestKill9KafkaSinkIsExactlyOnce runs the keyed running count with the exactly-once
+// Kafka sink, writing to a Kafka cluster in the test process, through a few SIGKILLs of
+// the server: a read_committed consumer of the topic must see, for every key, the counts
+// 1..n exactly once.
+func TestKill9KafkaSinkIsExactlyOnce(t *testing.T) {
+	cfg := verify.Config{
+		Binary:             binary(t, "github.com/eddy-streams/eddy/cmd/eddy", "eddy"),
+		Job:                verify.RunningCountKafka,
+		Kills:              3,
+		Events:             4000,
+		Keys:               10,
+		CheckpointInterval: 150 * time.Millisecond,
+		DataDir:            t.TempDir(),
+		Log:                testLog{t},
+	}
+	rep, err := verify.ExactlyOnce(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass {
+		t.Fatalf("the output is not exactly-once:\n%s", rep)
+	}
+	t.Log(rep)
+	if len(rep.Kills) != cfg.Kills || rep.Events != cfg.Events || rep.Output != cfg.Events {
+		t.Fatalf("%d kills, %d events fed, %d output records; want %d and %d", len(rep.Kills), rep.Events, rep.Output, cfg.Kills, cfg.Events)
+	}
+}
+
 // testLog writes each progress line to the test log.
 type testLog struct{ t *testing.T }
 

@@ -71,6 +71,14 @@ the output has not grown for 30s), reads the whole output and checks that each
 key holds the counts 1..n exactly once. It prints progress to stderr and the
 verdict to stdout, and exits with status 1 on FAIL, keeping the data dir.
 
+--job running-count-kafka runs the same count with the exactly-once Kafka sink:
+verify starts an in-process Kafka cluster (kfake) on 127.0.0.1 with the topic
+"counts" and the sink's commit log "counts-commit-log", the job writes its counts
+there (each checkpoint's records in one Kafka transaction with a commit-log
+marker), and the output is read with a read_committed consumer. A kill right
+after a checkpoint counts as before its commit when every commit-log marker of
+that checkpoint was produced after the kill. The cluster stops when verify ends.
+
 --job sliding-count, session-count or interval-join runs a job timed by the
 records' arrival instead: sliding-count (window 1s, slide 250ms) and session-count
 (gap 300ms) read "events" and write "<key> <windowStart> <count>" and "<key>
@@ -83,7 +91,8 @@ reads the input back, computes the expected lines by brute force, and the output
 must hold each exactly once and nothing else.`,
 		Example: `  eddy verify exactly-once
   eddy verify exactly-once --kills 20 --events 100000 --checkpoint-interval 100ms
-  eddy verify exactly-once --job session-count --events 8000`,
+  eddy verify exactly-once --job session-count --events 8000
+  eddy verify exactly-once --job running-count-kafka`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Binary == "" {

@@ -8,15 +8,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/eddy-streams/eddy/flow"
 	"github.com/eddy-streams/eddy/internal/apierr"
 	"github.com/eddy-streams/eddy/internal/connectors/eddystream"
+	"github.com/eddy-streams/eddy/internal/connectors/kafka"
 	"github.com/eddy-streams/eddy/internal/streams"
 )
 
 // Builtins are the jobs every eddy binary carries.
 func Builtins() []Builtin {
-	return []Builtin{runningCount, windowCount, slidingCount, sessionCount, intervalJoin, streamFilter}
+	return []Builtin{runningCount, runningCountKafka, windowCount, slidingCount, sessionCount, intervalJoin, streamFilter}
 }
 
 // runningCount keeps a running count per partition key and writes "<key> <count>" for
@@ -39,17 +42,65 @@ var runningCount = Builtin{
 		if err != nil {
 			return nil, err
 		}
-		counts := flow.Process(flow.KeyBy(keys, func(k string) string { return k }), "count", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, string, string] {
-			n := flow.NewValueState[int64](rt, "n")
-			return flow.KeyedProcessor[string, string, string]{Element: func(ctx *flow.ProcessContext[string, string], k string) {
-				c, _ := n.Value()
-				n.Update(c + 1)
-				ctx.Emit(k + " " + strconv.FormatInt(c+1, 10))
-			}}
-		})
-		toStream(env, args, counts, lineRecord)
+		toStream(env, args, keyedCount(keys), lineRecord)
 		return job, nil
 	},
+}
+
+// runningCountKafka is running-count writing to a Kafka topic through the exactly-once
+// Kafka sink: the job the crash tests run to check that sink.
+var runningCountKafka = Builtin{
+	Name:        "running-count-kafka",
+	Description: "write \"<key> <n>\" for the n-th record of each partition key to a Kafka topic (a keyed running count), keyed by <key>",
+	Args: []Arg{
+		{Name: "from", Help: "stream to read", Required: true},
+		{Name: "brokers", Help: "Kafka seed brokers, comma-separated host:port", Required: true},
+		{Name: "topic", Help: "Kafka topic to write counts to (must exist; the commit log \"<topic>-commit-log\" is created if missing)", Required: true},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+	},
+	Build: func(env Env, args map[string]string) (*flow.Job, error) {
+		par, err := parallelism(args)
+		if err != nil {
+			return nil, err
+		}
+		var brokers []string
+		for _, b := range strings.Split(args["brokers"], ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				brokers = append(brokers, b)
+			}
+		}
+		if len(brokers) == 0 {
+			return nil, apierr.New(apierr.Invalid, "InvalidArgument", "brokers %q names no broker", args["brokers"])
+		}
+		src, err := streamSource(env, args, partitionKey)
+		if err != nil {
+			return nil, err
+		}
+		job := flow.NewJob(env.JobName, env.JobOptions(par))
+		keys := flow.FromSource(job, "read "+args["from"], 1, src)
+		flow.SinkTo(keyedCount(keys), "write "+args["topic"], kafka.NewSink(kafka.SinkConfig[string]{
+			Client: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Topic: args["topic"],
+			ExactlyOnce: env.Checkpoints != nil, ID: env.JobName + "/out",
+			Encode: func(line string, _ int64) (*kgo.Record, error) {
+				key, _, _ := strings.Cut(line, " ")
+				return &kgo.Record{Key: []byte(key), Value: []byte(line)}, nil
+			},
+		}))
+		return job, nil
+	},
+}
+
+// keyedCount is the counting of running-count: "<key> <n>" for the n-th key.
+func keyedCount(keys *flow.Stream[string]) *flow.Stream[string] {
+	return flow.Process(flow.KeyBy(keys, func(k string) string { return k }), "count", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, string, string] {
+		n := flow.NewValueState[int64](rt, "n")
+		return flow.KeyedProcessor[string, string, string]{Element: func(ctx *flow.ProcessContext[string, string], k string) {
+			c, _ := n.Value()
+			n.Update(c + 1)
+			ctx.Emit(k + " " + strconv.FormatInt(c+1, 10))
+		}}
+	})
 }
 
 // windowCount counts a stream's records per partition key in tumbling windows of arrival

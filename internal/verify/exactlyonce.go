@@ -52,8 +52,8 @@ type Config struct {
 	DataDir string
 	// Log receives one line per step: server starts, kills, progress. Nil discards them.
 	Log io.Writer
-	// Job is the built-in job run: RunningCount (the default for ""), SlidingCount,
-	// SessionCount or IntervalJoin.
+	// Job is the built-in job run: RunningCount (the default for ""), RunningCountKafka,
+	// SlidingCount, SessionCount or IntervalJoin.
 	Job string
 	// Seed draws the kill schedule: which timing each kill uses and at which event it is
 	// set off. 0 picks a seed at random; Report.Seed says which.
@@ -94,6 +94,11 @@ func (c Config) validate() error {
 // InCheckpoint, in equal parts. Then the output must hold, for every key, the counts 1..n
 // exactly once.
 //
+// Config.Job RunningCountKafka runs the same count with the exactly-once Kafka sink: the
+// run starts an in-process Kafka cluster (kfake) on 127.0.0.1 with the output topic
+// "counts", the job writes to it, and at the end the run reads the topic with a
+// read_committed consumer; the cluster is stopped when ExactlyOnce returns.
+//
 // Config.Job runs a windowed job or a join instead, timed by the records' arrival. Once
 // the events are fed, a window span later, the run puts a jobs.WatermarkRecord into
 // every shard so every window closes; then it reads the input back and computes by
@@ -128,6 +133,14 @@ func ExactlyOnce(ctx context.Context, cfg Config) (Report, error) {
 		}
 		r.cfg.DataDir = dir
 	}
+	if cfg.Job == RunningCountKafka {
+		k, err := startKafka()
+		if err != nil {
+			return r.report, err
+		}
+		defer k.close()
+		r.kafka = k
+	}
 	defer r.killAll() // also on a panic
 	err := r.exactlyOnce()
 	r.report.Events = int(r.fed.Load())
@@ -150,6 +163,8 @@ type run struct {
 	fail   context.CancelCauseFunc
 	rng    *rand.Rand // the kill schedule's; only the goroutine that kills uses it
 	report Report
+	// kafka is where RunningCountKafka writes; nil for the other jobs.
+	kafka *kafkaOutput
 
 	mu      sync.Mutex
 	servers []*server // every server started, the current one last
@@ -184,8 +199,12 @@ func (r *run) exactlyOnce() error {
 	}); err != nil {
 		return fmt.Errorf("start job %s: %w", jobName, err)
 	}
+	out := outputStream
+	if r.kafka != nil {
+		out = "the Kafka topic " + outputStream + " at " + strings.Join(r.kafka.brokers(), ",")
+	}
 	r.logf("job %s (%s) reads %s and writes %s; feeding %d events over %d keys, %d kills ahead (seed %d)",
-		jobName, r.cfg.Job, strings.Join(r.inputs(), " and "), outputStream, r.cfg.Events, r.cfg.Keys, r.cfg.Kills, r.cfg.Seed)
+		jobName, r.cfg.Job, strings.Join(r.inputs(), " and "), out, r.cfg.Events, r.cfg.Keys, r.cfg.Kills, r.cfg.Seed)
 
 	kills := plan(r.rng, r.cfg.Kills, r.cfg.Events)
 	produced := make(chan struct{})
@@ -209,7 +228,7 @@ func (r *run) exactlyOnce() error {
 	}
 	var wantLines []string
 	expect := r.cfg.Events
-	if r.cfg.Job != RunningCount {
+	if !r.counts() {
 		var err error
 		if wantLines, err = r.expected(); err != nil {
 			return err
@@ -222,15 +241,11 @@ func (r *run) exactlyOnce() error {
 	if err != nil {
 		return err
 	}
-	recs, err := r.readStream(outputStream)
+	lines, err := r.readOutput()
 	if err != nil {
 		return err
 	}
-	lines := make([]string, len(recs))
-	for i, rec := range recs {
-		lines[i] = string(rec.Data)
-	}
-	if r.cfg.Job == RunningCount {
+	if r.counts() {
 		want := map[string]int{}
 		for i := range r.cfg.Events {
 			want[r.key(i)]++
@@ -239,7 +254,6 @@ func (r *run) exactlyOnce() error {
 	} else {
 		r.report.checkLines(wantLines, lines)
 	}
-	markCommits(r.report.Kills, jobName, recs)
 	if jobErr != "" {
 		r.report.Pass = false
 		r.report.Problems = append([]string{jobErr}, r.report.Problems...)
@@ -299,14 +313,12 @@ func (r *run) awaitOutput(want int) (string, error) {
 	var last uint64
 	lastGrowth := time.Now()
 	for {
-		ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
-		d, err := c.DescribeStream(ctx, outputStream)
-		cancel()
+		n, err := r.outputRecords()
 		if r.ctx.Err() != nil {
 			return "", context.Cause(r.ctx)
 		}
-		if err == nil && d.Records > last {
-			last, lastGrowth = d.Records, time.Now()
+		if err == nil && n > last {
+			last, lastGrowth = n, time.Now()
 		}
 		if last >= uint64(want) {
 			r.logf("the output holds %d records; waiting %s for late duplicates", last, r.settle())
@@ -333,6 +345,41 @@ func (r *run) awaitOutput(want int) (string, error) {
 		return fmt.Sprintf("job %s failed: %s", jobName, job.Error), nil
 	}
 	return "", nil
+}
+
+// outputRecords is how many records the output holds: in the stream, or committed in
+// the Kafka topic.
+func (r *run) outputRecords() (uint64, error) {
+	if r.kafka != nil {
+		n, err := r.kafka.readCommitted(r.ctx)
+		return uint64(n), err
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+	defer cancel()
+	d, err := r.client().DescribeStream(ctx, outputStream)
+	return d.Records, err
+}
+
+// readOutput reads the whole output and marks the AfterCheckpoint kills that came
+// before their checkpoint's commit.
+func (r *run) readOutput() ([]string, error) {
+	if r.kafka != nil {
+		if _, err := r.kafka.readCommitted(r.ctx); err != nil {
+			return nil, err
+		}
+		markKafkaCommits(r.report.Kills, r.kafka.markers)
+		return r.kafka.lines, nil
+	}
+	recs, err := r.readStream(outputStream)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]string, len(recs))
+	for i, rec := range recs {
+		lines[i] = string(rec.Data)
+	}
+	markCommits(r.report.Kills, jobName, recs)
+	return lines, nil
 }
 
 // settle is how long to keep waiting once every count is out: a duplicate would come

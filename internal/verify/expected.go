@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/jobs"
@@ -13,10 +14,11 @@ import (
 
 // The built-in jobs ExactlyOnce can run, and the settings it runs the windowed ones with.
 const (
-	RunningCount = "running-count"
-	SlidingCount = "sliding-count"
-	SessionCount = "session-count"
-	IntervalJoin = "interval-join"
+	RunningCount      = "running-count"
+	RunningCountKafka = "running-count-kafka"
+	SlidingCount      = "sliding-count"
+	SessionCount      = "session-count"
+	IntervalJoin      = "interval-join"
 
 	slidingWindow = time.Second
 	slidingSlide  = 250 * time.Millisecond
@@ -26,7 +28,7 @@ const (
 )
 
 // Jobs lists the jobs Config.Job may name.
-var Jobs = []string{RunningCount, SlidingCount, SessionCount, IntervalJoin}
+var Jobs = []string{RunningCount, RunningCountKafka, SlidingCount, SessionCount, IntervalJoin}
 
 // inputShards is how many shards each input stream has.
 const inputShards = 2
@@ -55,8 +57,16 @@ func (r *run) jobArgs() map[string]string {
 		return map[string]string{"from": inputStream, "to": outputStream, "gap": sessionGap.String()}
 	case IntervalJoin:
 		return map[string]string{"left": "left", "right": "right", "to": outputStream, "lower": joinLower.String(), "upper": joinUpper.String()}
+	case RunningCountKafka:
+		return map[string]string{"from": inputStream, "brokers": strings.Join(r.kafka.brokers(), ","), "topic": outputStream}
 	}
 	return map[string]string{"from": inputStream, "to": outputStream}
+}
+
+// counts says whether the job writes running counts, checked per key, rather than
+// lines computed by brute force from the input.
+func (r *run) counts() bool {
+	return r.cfg.Job == RunningCount || r.cfg.Job == RunningCountKafka
 }
 
 // span is how long after a record its last window closes.
