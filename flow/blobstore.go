@@ -9,11 +9,14 @@ import (
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// checkpoint stores
 	_ "gocloud.dev/blob/memblob"  // mem:// checkpoint stores
+	_ "gocloud.dev/blob/s3blob"   // s3:// checkpoint stores on any S3-compatible service
 	"gocloud.dev/gcerrors"
 )
 
-// BlobStore is a CheckpointStore on a gocloud.dev bucket: file:///path (a directory,
-// created if missing: add ?create_dir=true) or mem://.
+// BlobStore is a CheckpointStore on a gocloud.dev bucket: file:///path (a directory),
+// mem://, or s3://bucket (any S3-compatible service: add ?endpoint=http://host:port
+// &use_path_style=true for one that is not AWS; credentials come from the usual AWS_*
+// environment variables).
 type BlobStore struct{ b *blob.Bucket }
 
 // OpenBlobStore opens the bucket at url.

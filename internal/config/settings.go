@@ -53,7 +53,7 @@ var settings = []setting{
 		func(c *Config) any { return &c.LogFormat }},
 	{"shutdown-timeout", "how long shutdown waits for in-flight work before giving up",
 		func(c *Config) any { return &c.ShutdownTimeout }},
-	{"checkpoint-url", "where jobs keep checkpoints: file:///dir or mem://; empty means <data-dir>/checkpoints",
+	{"checkpoint-url", "where jobs keep checkpoints: file:///dir, s3://bucket (with ?endpoint=...&use_path_style=true for S3-compatible stores) or mem://; empty means <data-dir>/checkpoints",
 		func(c *Config) any { return &c.CheckpointURL }},
 	{"checkpoint-interval", "how often running jobs checkpoint their state and source positions",
 		func(c *Config) any { return &c.CheckpointInterval }},
