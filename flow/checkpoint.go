@@ -279,7 +279,8 @@ func (sub *subtask) restore() error {
 					if s.KeyGroup >= 0 && s.KeyGroup >= first && s.KeyGroup <= last ||
 						s.KeyGroup == -1 && oldIndex == sub.index ||
 						s.KeyGroup == broadcastGroup && oldIndex == 0 ||
-						s.KeyGroup == unionGroup {
+						s.KeyGroup == unionGroup ||
+						s.KeyGroup == spreadGroup && oldIndex%sub.parallelism == sub.index {
 						r.sections = append(r.sections, s)
 					}
 				}
@@ -299,6 +300,10 @@ const broadcastGroup = -2
 // unionGroup tags sections every restoring subtask receives from every old subtask, such
 // as a stream source's shard positions: each subtask keeps the part it now owns.
 const unionGroup = -3
+
+// spreadGroup tags sections of old subtask i that new subtask i % parallelism restores,
+// such as a sink's pending transactions: after a rescale to fewer subtasks none is lost.
+const spreadGroup = -4
 
 // restoredVertex is one operator's part of the checkpoint a run starts from.
 type restoredVertex struct {
@@ -468,9 +473,15 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 		}
 		failures = 0
 		for _, ch := range c.subtasks {
+			// Replace an older notification the subtask has not taken: the newer one
+			// covers it.
+			select {
+			case <-ch:
+			default:
+			}
 			select {
 			case ch <- id:
-			default: // a later notification covers this one
+			default:
 			}
 		}
 		for _, w := range waiting {

@@ -124,6 +124,9 @@ func runTwoInputs[A, B any](sub *subtask, a *input[A], b *input[B]) error {
 		case <-sub.run.done:
 			return nil
 		}
+		if len(sub.completed) > 0 {
+			sub.commit(<-sub.completed)
+		}
 		sub.publish()
 	}
 }

@@ -199,12 +199,20 @@ func (g *gate) control(kind engine.Kind, from int, wm int64) bool {
 // barrier handles checkpoint id's barrier from sender from and reports whether every
 // sender has ended (possible while queued messages are replayed).
 func (g *gate) barrier(from int, id int64) bool {
-	if g.aligning != 0 && id != g.aligning {
-		// A barrier of another checkpoint while aligning: the coordinator runs one at a
-		// time, so this is a stale barrier of an aborted checkpoint. Drop it.
-		if id < g.aligning {
-			return false
+	for g.aligning != 0 && id > g.aligning {
+		// A newer checkpoint's barrier while aligning: the coordinator abandoned the
+		// checkpoint being aligned (it timed out). Stop aligning it and process what its
+		// alignment held back, then align the new one.
+		g.aligning, g.arrived = 0, 0
+		clear(g.blocked)
+		for _, in := range g.inputs {
+			if in.replay() {
+				return true
+			}
 		}
+	}
+	if g.aligning != 0 && id < g.aligning {
+		return false // a stale barrier of an abandoned checkpoint
 	}
 	g.aligning = id
 	g.blocked[from] = true

@@ -3,6 +3,8 @@ package flow
 import (
 	"testing"
 	"time"
+
+	"github.com/eddy-streams/eddy/internal/engine"
 )
 
 // These tests drive operators as the state machines they are: no goroutines, no
@@ -130,5 +132,75 @@ func TestProcessingTimeWindowFiresOnTheClock(t *testing.T) {
 	got := out.values()
 	if len(got) != 3 || got[0].Value != 2 || got[0].Window != (Window{10_000, 20_000}) || got[2].Window != (Window{20_000, 30_000}) {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestAlignmentGivesUpAnAbandonedCheckpoint(t *testing.T) {
+	var recs []string
+	var barriers []int64
+	g := newGate(newSubtaskMetrics(), 2, func(int64) {}, func() {})
+	g.onBarrier = func(id int64) { barriers = append(barriers, id) }
+	in := attachInput(g, &input[string]{g: g, rec: func(v string, _ int64) { recs = append(recs, v) }})
+	msg := func(kind engine.Kind, from int, id int64, v ...string) engine.Message[string] {
+		m := engine.Message[string]{Kind: kind, From: from, Checkpoint: id}
+		for _, x := range v {
+			m.Records = append(m.Records, engine.Record[string]{Value: x})
+		}
+		return m
+	}
+	in.handle(msg(engine.Barrier, 0, 5))   // sender 0 aligns checkpoint 5 ...
+	in.handle(msg(engine.Data, 0, 0, "a")) // ... so its next records wait
+	in.handle(msg(engine.Barrier, 0, 6))   // checkpoint 5 was abandoned; 6 follows
+	if len(recs) != 0 {
+		t.Fatalf("records of an aligning sender were processed: %v", recs)
+	}
+	in.handle(msg(engine.Barrier, 1, 6)) // sender 1 never saw checkpoint 5
+	if len(barriers) != 1 || barriers[0] != 6 || len(recs) != 1 || recs[0] != "a" {
+		t.Fatalf("barriers %v records %v: want checkpoint 6 once, after record a", barriers, recs)
+	}
+	in.handle(msg(engine.Data, 1, 0, "b"))
+	if len(recs) != 2 {
+		t.Fatalf("after the alignment: %v", recs)
+	}
+}
+
+func TestCaptureIsNotChangedByLaterWrites(t *testing.T) {
+	sub := testSubtask(&fakeClock{})
+	core := newKeyedCore(sub, &recorder[string]{}, func(k string) uint64 { return uint64(len(k)) })
+	v := NewValueState[int](core.rt, "v")
+	m := NewMapState[string, int](core.rt, "m")
+	core.context("a", 0)
+	v.Update(1)
+	m.Put("x", 1)
+	core.context("bb", 0)
+	v.Update(7)
+	v.Clear() // bb's key group now holds an empty map
+	encode := core.snapshotState()
+	// Writes after the capture, to a captured group, an emptied group and a map value.
+	core.context("a", 0)
+	v.Update(2)
+	m.Put("x", 2)
+	core.context("bb", 0)
+	v.Update(9)
+	w := &stateWriter{}
+	if err := encode(w); err != nil {
+		t.Fatal(err)
+	}
+	restored := newKeyedCore(testSubtask(&fakeClock{}), &recorder[string]{}, func(k string) uint64 { return uint64(len(k)) })
+	rv := NewValueState[int](restored.rt, "v")
+	rm := NewMapState[string, int](restored.rt, "m")
+	if err := restored.restoreState(&stateReader{sections: w.sections}); err != nil {
+		t.Fatal(err)
+	}
+	restored.context("a", 0)
+	if got, _ := rv.Value(); got != 1 {
+		t.Fatalf("a: captured %d, want 1", got)
+	}
+	if got, _ := rm.Get("x"); got != 1 {
+		t.Fatalf("a's map: captured %d, want 1", got)
+	}
+	restored.context("bb", 0)
+	if _, ok := rv.Value(); ok {
+		t.Fatal("bb was cleared before the capture but the snapshot holds a value")
 	}
 }

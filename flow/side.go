@@ -90,6 +90,10 @@ func runInput[T any](sub *subtask, in *input[T]) error {
 		if in.handle(m) {
 			return nil
 		}
+		if len(sub.completed) > 0 {
+			// Under steady load the channel is never empty: commit between messages.
+			sub.commit(<-sub.completed)
+		}
 		sub.publish()
 	}
 }

@@ -191,7 +191,7 @@ type PendingTxn struct {
 
 func (s *writerSink[T]) snapshotState() func(*stateWriter) error {
 	pending := slices.Clone(s.pending)
-	return func(w *stateWriter) error { return w.put("pending", -1, pending) }
+	return func(w *stateWriter) error { return w.put("pending", spreadGroup, pending) }
 }
 
 // restoreState finishes the transactions of the restored checkpoint: it completed, so

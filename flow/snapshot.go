@@ -29,9 +29,12 @@ type valueEntry[K comparable, V any] struct {
 func (s *ValueState[V, K]) capture() func(w *stateWriter) error {
 	captured := slices.Clone(s.groups)
 	for kg, g := range captured {
-		if len(g) > 0 {
-			s.shared[kg] = true
+		if len(g) == 0 {
+			// An empty map stays writable in place, so the encoder must not hold it.
+			captured[kg] = nil
+			continue
 		}
+		s.shared[kg] = true
 	}
 	s.epoch++
 	return func(w *stateWriter) error {
