@@ -4,7 +4,9 @@ import "cmp"
 
 // Aggregate folds records into an accumulator incrementally: windows and aggregating state
 // keep only the accumulator, not the records. Merge combines two accumulators, which
-// session windows need when they merge.
+// session windows need when they merge. Add must return a new accumulator rather than
+// change a map or pointer inside the old one: a checkpoint may still be encoding the old
+// one (a plain value, like the built-in aggregates use, is always safe).
 type Aggregate[In, Acc, Out any] struct {
 	Init   func() Acc
 	Add    func(acc Acc, in In) Acc

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
@@ -338,6 +339,9 @@ type coordinator struct {
 	// checkpoint, or 0 if it could not complete.
 	onDemand chan chan int64
 	stopped  chan struct{}
+	// copying counts savepoints being copied: pruning waits, so it cannot delete the
+	// checkpoint a savepoint is copied from.
+	copying atomic.Int32
 }
 
 type checkpointStats struct {
@@ -488,7 +492,9 @@ func (c *coordinator) run(ctx context.Context, fail func(error)) {
 			w <- id
 		}
 		waiting = nil
-		c.prune(ctx, id)
+		if c.copying.Load() == 0 {
+			c.prune(ctx, id)
+		}
 	}
 }
 
@@ -639,6 +645,8 @@ func (j *Job) Savepoint(ctx context.Context) (string, error) {
 	if c == nil {
 		return "", errors.New("savepoint: the job is not running with checkpoints")
 	}
+	c.copying.Add(1)
+	defer c.copying.Add(-1)
 	reply := make(chan int64, 1)
 	select {
 	case c.onDemand <- reply:
