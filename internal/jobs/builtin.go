@@ -30,7 +30,7 @@ var runningCount = Builtin{
 	Args: []Arg{
 		{Name: "from", Help: "stream to read", Required: true},
 		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
 		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -56,7 +56,7 @@ var runningCountKafka = Builtin{
 		{Name: "from", Help: "stream to read", Required: true},
 		{Name: "brokers", Help: "Kafka seed brokers, comma-separated host:port", Required: true},
 		{Name: "topic", Help: "Kafka topic to write counts to (must exist; the commit log \"<topic>-commit-log\" is created if missing)", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
 		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -112,7 +112,7 @@ var windowCount = Builtin{
 		{Name: "from", Help: "stream to read", Required: true},
 		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
 		{Name: "window", Help: "window size", Default: "1m"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "LATEST"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "LATEST"},
 		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "1"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -193,7 +193,7 @@ var slidingCount = Builtin{
 		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
 		{Name: "window", Help: "window size, a multiple of slide", Default: "2s"},
 		{Name: "slide", Help: "how often a window starts", Default: "500ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
 		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -222,7 +222,7 @@ var sessionCount = Builtin{
 		{Name: "from", Help: "stream to read", Required: true},
 		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
 		{Name: "gap", Help: "a session ends after this long without records of its key", Default: "300ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
 		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -268,7 +268,7 @@ var intervalJoin = Builtin{
 		{Name: "to", Help: "stream to write pairs to (created if missing)", Required: true},
 		{Name: "lower", Help: "lower bound of the right record's arrival, relative to the left's", Default: "-100ms"},
 		{Name: "upper", Help: "upper bound of the right record's arrival, relative to the left's", Default: "100ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "TRIM_HORIZON"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
 		{Name: "parallelism", Help: "subtasks of the join operator", Default: "2"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
@@ -312,7 +312,7 @@ var streamFilter = Builtin{
 		{Name: "from", Help: "stream to read", Required: true},
 		{Name: "to", Help: "stream to write to (created if missing)", Required: true},
 		{Name: "contains", Help: "substring a record's data must contain", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON or LATEST", Default: "LATEST"},
+		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "LATEST"},
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		type rec struct {
@@ -388,16 +388,32 @@ func streamSource[T any](env Env, args map[string]string, decode func(*streams.S
 }
 
 func newSource[T any](env Env, stream, start string, decode func(*streams.StoredRecord) (T, int64, error), idleness time.Duration) (*eddystream.Source[T], error) {
-	kind := streams.StartKind(start)
-	if kind != streams.TrimHorizon && kind != streams.Latest {
-		return nil, apierr.New(apierr.Invalid, "InvalidArgument", "start %q must be TRIM_HORIZON or LATEST", start)
+	from, err := parseStart(start)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := env.Streams.Describe(context.Background(), stream); err != nil {
 		return nil, err
 	}
 	return eddystream.NewSource(eddystream.SourceConfig[T]{
-		Service: env.Streams, Stream: stream, Start: streams.Start{Kind: kind}, Decode: decode, Idleness: idleness,
+		Service: env.Streams, Stream: stream, Start: from, Decode: decode, Idleness: idleness,
 	})
+}
+
+// parseStart reads a start argument: TRIM_HORIZON, LATEST, or AT_TIMESTAMP:<RFC 3339>,
+// which the manager records in place of LATEST when a job starts.
+func parseStart(start string) (streams.Start, error) {
+	switch kind := streams.StartKind(start); kind {
+	case streams.TrimHorizon, streams.Latest:
+		return streams.Start{Kind: kind}, nil
+	}
+	if at, ok := strings.CutPrefix(start, string(streams.AtTimestamp)+":"); ok {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err == nil {
+			return streams.Start{Kind: streams.AtTimestamp, Timestamp: t}, nil
+		}
+	}
+	return streams.Start{}, apierr.New(apierr.Invalid, "InvalidArgument", "start %q must be TRIM_HORIZON, LATEST or AT_TIMESTAMP:<RFC 3339 time>", start)
 }
 
 func ensureStream(env Env, name string) error {

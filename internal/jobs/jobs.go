@@ -161,6 +161,11 @@ func (m *Manager) StartFrom(name, builtin string, args map[string]string, savepo
 	if err != nil {
 		return Info{}, err
 	}
+	// LATEST means "from now": record now, so a job that crashes before its first
+	// checkpoint starts again where it first started, not at a later LATEST.
+	if full["start"] == string(streams.Latest) {
+		full["start"] = string(streams.AtTimestamp) + ":" + time.Now().UTC().Format(time.RFC3339Nano)
+	}
 	// Reserve the name while the job is built, so two starts of one name cannot both win.
 	m.mu.Lock()
 	if m.closed {
