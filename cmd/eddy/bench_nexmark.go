@@ -116,6 +116,7 @@ together.`,
 	f.IntVar(&cfg.Parallelism, "parallelism", def.Parallelism, "subtasks of the source and of every keyed operator (default GOMAXPROCS)")
 	f.IntVar(&cfg.Shards, "shards", 0, "shards of the preloaded stream (default: the parallelism)")
 	f.DurationVar(&cfg.OutOfOrderness, "out-of-orderness", def.OutOfOrderness, "how far watermarks trail the latest event time")
+	f.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 0, "run the queries with checkpoints to a file store under --dir at this interval (0: off), to measure their cost")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for the temporary JetStream store (default: the system temp dir)")
 	f.StringVar(&output, "output", "table", "output format: table or json")
 	return cmd

@@ -86,6 +86,9 @@ type Config struct {
 	Dir string
 	// Progress, if set, receives a line as each step starts.
 	Progress io.Writer
+	// CheckpointInterval, when positive, runs every query with checkpoints to a fresh
+	// file store under Dir at that interval, to measure what checkpointing costs.
+	CheckpointInterval time.Duration
 }
 
 // DefaultRate is the default events per second of event time: 10 million events then
@@ -262,7 +265,21 @@ func (b *bench) runQuery(ctx context.Context, q Query, src Source) (Result, erro
 	span := b.cfg.Events*1000/b.cfg.Rate + 1
 	prog := newProgress(b.gen.BaseTime, span, b.cfg.Parallelism)
 	m := &meter{prog: prog, timing: q.timing, sampleEvery: q.sampleEvery, boundMs: b.cfg.OutOfOrderness.Milliseconds()}
-	job := flow.NewJob("nexmark-"+q.Name, flow.JobOptions{Parallelism: b.cfg.Parallelism})
+	opts := flow.JobOptions{Parallelism: b.cfg.Parallelism}
+	if b.cfg.CheckpointInterval > 0 {
+		dir, err := os.MkdirTemp(b.cfg.Dir, "nexmark-checkpoints-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		store, err := flow.OpenBlobStore(ctx, "file://"+dir)
+		if err != nil {
+			return res, err
+		}
+		defer store.Close()
+		opts.Checkpoints = &flow.CheckpointOptions{Store: store, Interval: b.cfg.CheckpointInterval}
+	}
+	job := flow.NewJob("nexmark-"+q.Name, opts)
 	var (
 		events *flow.Stream[nexmark.Event]
 		err    error

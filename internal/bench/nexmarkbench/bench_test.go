@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestQuickRun runs the benchmark end to end on a few events, every query from both
@@ -114,5 +115,25 @@ func TestLatencyReference(t *testing.T) {
 	b.end()
 	if end := p.first(1050); end != b.ended.Load() || p.last(1050) != end || p.events() != 3 {
 		t.Fatalf("after the end: reference %d, %d events", end, p.events())
+	}
+}
+
+func TestQuickRunWithCheckpoints(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Queries = []string{"q5", "q11"}
+	cfg.Sources = []Source{Memory}
+	cfg.Events = 20_000
+	cfg.Rate = 10_000
+	cfg.Parallelism = 2
+	cfg.Dir = t.TempDir()
+	cfg.CheckpointInterval = 5 * time.Millisecond
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Events != cfg.Events || r.Results == 0 {
+			t.Fatalf("%s with checkpoints: %+v", r.Query, r)
+		}
 	}
 }
