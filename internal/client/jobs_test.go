@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/eddy-streams/eddy/internal/apierr"
@@ -24,7 +25,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := c.StartJob(ctx, wire.StartJobRequest{Name: "copy", Builtin: "stream-filter", Args: map[string]string{"from": "in", "to": "out", "contains": "x"}})
-	if err != nil || d.Name != "copy" || d.Args["start"] != "LATEST" || len(d.Operators) != 1 {
+	if err != nil || d.Name != "copy" || !strings.HasPrefix(d.Args["start"], "AT_TIMESTAMP:") || len(d.Operators) != 1 {
 		t.Fatalf("start: %+v %v", d, err)
 	}
 	list, err := c.ListJobs(ctx)
