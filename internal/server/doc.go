@@ -16,6 +16,13 @@
 //	POST   /v1/streams/{name}/iterators       get an iterator                 200 GetIteratorResponse
 //	GET    /v1/streams/{name}/records         read: ?iterator=&limit=&wait=   200 GetRecordsResponse
 //	GET    /v1/streams/{name}/subscribe       tail: ?shard=&type=&sequenceNumber=&timestamp=
+//	GET    /v1/builtins                       the built-in jobs and their arguments
+//	POST   /v1/jobs                           start a built-in job (fromSavepoint optional) 201 JobDescription
+//	GET    /v1/jobs                           list jobs                       200 ListJobsResponse
+//	GET    /v1/jobs/{name}                    graph and per-subtask figures   200 JobDescription
+//	GET    /v1/jobs/{name}/checkpoints        completed checkpoints           200 ListCheckpointsResponse
+//	POST   /v1/jobs/{name}/savepoint          take a savepoint                200 SavepointResponse
+//	POST   /v1/jobs/{name}/stop               stop and wait                   200 JobDescription
 //
 // A put answers 200 whenever the request as a whole was valid, even if every record
 // failed, as Kinesis does: the caller checks failedCount and retries the failed records.
