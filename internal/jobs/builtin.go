@@ -28,10 +28,10 @@ var runningCount = Builtin{
 	Name:        "running-count",
 	Description: "write \"<key> <n>\" for the n-th record of each partition key (a keyed running count)",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
-		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
-		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+		argFrom,
+		argTo("counts"),
+		argStart("TRIM_HORIZON"),
+		argParallelism("counting", "2"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		par, err := parallelism(args)
@@ -53,11 +53,11 @@ var runningCountKafka = Builtin{
 	Name:        "running-count-kafka",
 	Description: "write \"<key> <n>\" for the n-th record of each partition key to a Kafka topic (a keyed running count), keyed by <key>",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
+		argFrom,
 		{Name: "brokers", Help: "Kafka seed brokers, comma-separated host:port", Required: true},
 		{Name: "topic", Help: "Kafka topic to write counts to (must exist; the commit log \"<topic>-commit-log\" is created if missing)", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
-		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+		argStart("TRIM_HORIZON"),
+		argParallelism("counting", "2"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		par, err := parallelism(args)
@@ -109,11 +109,11 @@ var windowCount = Builtin{
 	Name:        "window-count",
 	Description: "count records per partition key in tumbling windows of arrival time",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
-		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		argFrom,
+		argTo("counts"),
 		{Name: "window", Help: "window size", Default: "1m"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "LATEST"},
-		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "1"},
+		argStart("LATEST"),
+		argParallelism("counting", "1"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		size, err := time.ParseDuration(args["window"])
@@ -189,12 +189,12 @@ var slidingCount = Builtin{
 	Name:        "sliding-count",
 	Description: "write \"<key> <windowStart> <count>\" per partition key and sliding window of arrival time (Unix ms)",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
-		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		argFrom,
+		argTo("counts"),
 		{Name: "window", Help: "window size, a multiple of slide", Default: "2s"},
 		{Name: "slide", Help: "how often a window starts", Default: "500ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
-		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+		argStart("TRIM_HORIZON"),
+		argParallelism("counting", "2"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		size, err := durationArg(args, "window", time.Millisecond)
@@ -219,11 +219,11 @@ var sessionCount = Builtin{
 	Name:        "session-count",
 	Description: "write \"<key> <sessionStart> <sessionEnd> <count>\" per partition key and session of arrival time (Unix ms; a session ends gap after its last record)",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
-		{Name: "to", Help: "stream to write counts to (created if missing)", Required: true},
+		argFrom,
+		argTo("counts"),
 		{Name: "gap", Help: "a session ends after this long without records of its key", Default: "300ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
-		{Name: "parallelism", Help: "subtasks of the counting operator", Default: "2"},
+		argStart("TRIM_HORIZON"),
+		argParallelism("counting", "2"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		gap, err := durationArg(args, "gap", time.Millisecond)
@@ -265,11 +265,11 @@ var intervalJoin = Builtin{
 	Args: []Arg{
 		{Name: "left", Help: "left stream to read", Required: true},
 		{Name: "right", Help: "right stream to read", Required: true},
-		{Name: "to", Help: "stream to write pairs to (created if missing)", Required: true},
+		argTo("pairs"),
 		{Name: "lower", Help: "lower bound of the right record's arrival, relative to the left's", Default: "-100ms"},
 		{Name: "upper", Help: "upper bound of the right record's arrival, relative to the left's", Default: "100ms"},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "TRIM_HORIZON"},
-		{Name: "parallelism", Help: "subtasks of the join operator", Default: "2"},
+		argStart("TRIM_HORIZON"),
+		argParallelism("join", "2"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		lower, err := time.ParseDuration(args["lower"])
@@ -309,10 +309,10 @@ var streamFilter = Builtin{
 	Name:        "stream-filter",
 	Description: "copy the records whose data contains a substring to another stream, keeping partition keys",
 	Args: []Arg{
-		{Name: "from", Help: "stream to read", Required: true},
-		{Name: "to", Help: "stream to write to (created if missing)", Required: true},
+		argFrom,
+		argTo("records"),
 		{Name: "contains", Help: "substring a record's data must contain", Required: true},
-		{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: "LATEST"},
+		argStart("LATEST"),
 	},
 	Build: func(env Env, args map[string]string) (*flow.Job, error) {
 		type rec struct {
@@ -398,6 +398,21 @@ func newSource[T any](env Env, stream, start string, decode func(*streams.Stored
 	return eddystream.NewSource(eddystream.SourceConfig[T]{
 		Service: env.Streams, Stream: stream, Start: from, Decode: decode, Idleness: idleness,
 	})
+}
+
+// The arguments most built-in jobs share.
+var argFrom = Arg{Name: "from", Help: "stream to read", Required: true}
+
+func argTo(what string) Arg {
+	return Arg{Name: "to", Help: "stream to write " + what + " to (created if missing)", Required: true}
+}
+
+func argStart(def string) Arg {
+	return Arg{Name: "start", Help: "where to start reading: TRIM_HORIZON, LATEST (recorded as the start time) or AT_TIMESTAMP:<RFC 3339 time>", Default: def}
+}
+
+func argParallelism(operator, def string) Arg {
+	return Arg{Name: "parallelism", Help: "subtasks of the " + operator + " operator", Default: def}
 }
 
 // parseStart reads a start argument: TRIM_HORIZON, LATEST, or AT_TIMESTAMP:<RFC 3339>,
