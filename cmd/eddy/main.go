@@ -23,6 +23,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newBenchCmd(), newVerifyCmd())
+	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newTableCmd(), newBenchCmd(), newVerifyCmd())
 	return root
 }

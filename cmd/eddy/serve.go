@@ -26,6 +26,7 @@ import (
 	"github.com/eddy-streams/eddy/internal/natslog"
 	"github.com/eddy-streams/eddy/internal/server"
 	"github.com/eddy-streams/eddy/internal/streams"
+	"github.com/eddy-streams/eddy/internal/tables"
 )
 
 func newServeCmd() *cobra.Command {
@@ -135,9 +136,14 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	// after the requests have drained on the normal path below.
 	defer jobManager.Close(cfg.ShutdownTimeout)
 
+	catalog, err := tables.Open(tables.NewFileStore(cfg.DataDir), nil)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
 		Streams:    svc,
 		Jobs:       jobManager,
+		Tables:     catalog,
 		Auth:       tokens,
 		Registerer: reg,
 		Gatherer:   reg,

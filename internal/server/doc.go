@@ -23,6 +23,15 @@
 //	GET    /v1/jobs/{name}/checkpoints        completed checkpoints           200 ListCheckpointsResponse
 //	POST   /v1/jobs/{name}/savepoint          take a savepoint                200 SavepointResponse
 //	POST   /v1/jobs/{name}/stop               stop and wait                   200 JobDescription
+//	POST   /v1/databases                      create a database               201 Database
+//	GET    /v1/databases                      list databases                  200 ListDatabasesResponse
+//	GET    /v1/databases/{db}                 describe a database             200 Database
+//	DELETE /v1/databases/{db}                 delete an empty database        204
+//	POST   /v1/databases/{db}/tables          create a table                  201 Table
+//	GET    /v1/databases/{db}/tables          list a database's tables        200 ListTablesResponse
+//	GET    /v1/databases/{db}/tables/{table}  settings and learned schema     200 Table
+//	PATCH  /v1/databases/{db}/tables/{table}  change settings                 200 Table
+//	DELETE /v1/databases/{db}/tables/{table}  delete a table                  204
 //
 // A put answers 200 whenever the request as a whole was valid, even if every record
 // failed, as Kinesis does: the caller checks failedCount and retries the failed records.

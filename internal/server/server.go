@@ -39,7 +39,9 @@ type Options struct {
 	Streams StreamsAPI
 	// Jobs runs built-in jobs; nil leaves out the job endpoints and metrics.
 	Jobs JobsAPI
-	Auth Authenticator
+	// Tables is the table catalog; nil leaves out the database and table endpoints.
+	Tables TablesAPI
+	Auth   Authenticator
 	// Registerer receives the HTTP metrics and Gatherer serves /metrics; either may be
 	// nil to skip it.
 	Registerer prometheus.Registerer
@@ -105,6 +107,9 @@ func New(opts Options) *Server {
 	s.handle("GET /v1/streams/{name}/subscribe", true, s.subscribe)
 	if opts.Jobs != nil {
 		s.routeJobs(opts.Jobs)
+	}
+	if opts.Tables != nil {
+		s.routeTables(opts.Tables)
 	}
 	return s
 }
