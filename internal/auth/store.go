@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/eddy-streams/eddy/internal/atomicfile"
 )
 
 // AdminTokenFile is the conventional name, inside the data dir, of the file
@@ -161,7 +163,7 @@ func (s *Store) saveLocked(entries []entry) error {
 	if err != nil {
 		return fmt.Errorf("encode token store: %w", err)
 	}
-	if err := writeSecretFile(s.path, append(data, '\n')); err != nil {
+	if err := atomicfile.Write(s.path, append(data, '\n')); err != nil {
 		return fmt.Errorf("save token store: %w", err)
 	}
 	return nil
@@ -285,7 +287,7 @@ func (s *Store) EnsureAdmin(tokenFile string) (token string, created bool, err e
 	// store still has no admin and the next start tries again. The other
 	// order could leave an admin token that nobody knows, locking the
 	// operator out.
-	if err := writeSecretFile(tokenFile, []byte(token+"\n")); err != nil {
+	if err := atomicfile.Write(tokenFile, []byte(token+"\n")); err != nil {
 		return "", false, fmt.Errorf("create admin token: %w", err)
 	}
 	entries := append(slices.Clip(s.entries), e)

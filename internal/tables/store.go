@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/eddy-streams/eddy/internal/atomicfile"
 )
 
 // Store holds the catalog document (see the package documentation).
@@ -49,52 +51,17 @@ func (s *FileStore) Load() ([]byte, error) {
 // Save replaces the catalog file. A crash at any point leaves the old file or the new
 // one, never a mix: data goes to a temporary file in the same directory, which is synced
 // and renamed over the catalog, and the directory is synced so the rename survives too.
-func (s *FileStore) Save(data []byte) (err error) {
+func (s *FileStore) Save(data []byte) error {
 	if _, err := os.Stat(s.dir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", s.dir, err)
 		}
 		// The new directory's entry must survive a crash as well as the file in it.
-		if err := syncDir(filepath.Dir(s.dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(s.dir)); err != nil {
 			return err
 		}
 	}
-	f, err := os.CreateTemp(s.dir, ".catalog.json.tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", s.path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, s.path, err)
-	}
-	return syncDir(s.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.Write(s.path, data)
 }
 
 // MemStore keeps the catalog in memory, for tests. It is safe for concurrent use.

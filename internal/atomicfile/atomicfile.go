@@ -1,4 +1,6 @@
-package auth
+// Package atomicfile replaces small files so that a crash at any point leaves either the
+// old file or the new one, never a truncated mix.
+package atomicfile
 
 import (
 	"fmt"
@@ -6,15 +8,11 @@ import (
 	"path/filepath"
 )
 
-// writeSecretFile replaces path with data, readable by the owner only.
-// A crash at any point leaves either the old file or the new one, never a
-// truncated mix: the data goes to a temporary file in the same directory,
-// is synced, renamed over path, and the directory is synced so the rename
-// itself survives power loss.
-func writeSecretFile(path string, data []byte) (err error) {
+// Write replaces path with data: the data goes to a temporary file in the same
+// directory (mode 0600, so a secret is never visible to others), is synced, renamed over
+// path, and the directory is synced so the rename itself survives power loss.
+func Write(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	// CreateTemp opens with mode 0600, so the secret is never visible to
-	// others, not even before the rename.
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create temporary file for %s: %w", path, err)
@@ -38,10 +36,11 @@ func writeSecretFile(path string, data []byte) (err error) {
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the entries of dir (files created, renamed or removed) durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
