@@ -316,3 +316,48 @@ func (o *sourceOutput[T]) Watermark(wm int64) {
 }
 
 func (o *sourceOutput[T]) Idle() { o.out.idle() }
+
+// Split is the event-time progress of one split of a connector's source (a stream shard,
+// a topic partition). Embed it in a split's reader and derive the subtask's watermark
+// with SplitsWatermark, so an idle or finished split does not hold event time back.
+type Split struct {
+	// MaxTime is the largest event time the split has emitted; NoTimestamp before any.
+	MaxTime int64
+	// LastData is when the split last had records; Done says it was read to its end.
+	LastData time.Time
+	Done     bool
+}
+
+// NewSplit is a split that has emitted nothing yet.
+func NewSplit() Split { return Split{MaxTime: NoTimestamp, LastData: time.Now()} }
+
+// Progress gives SplitsWatermark the split of the reader that embeds it.
+func (s *Split) Progress() *Split { return s }
+
+// Observe notes a record emitted with event time ts.
+func (s *Split) Observe(ts int64) {
+	if ts != NoTimestamp && ts > s.MaxTime {
+		s.MaxTime = ts
+	}
+}
+
+// SplitsWatermark is the minimum over the splits not done and not idle (no records for
+// longer than idleness, when it is positive) of each split's largest event time minus the
+// out-of-orderness bound and 1 ms. It reports false while a live split has no event time
+// yet: that split could still emit anything.
+func SplitsWatermark[R interface{ Progress() *Split }](readers []R, bound, idleness time.Duration) (int64, bool) {
+	wm, any := int64(0), false
+	for _, r := range readers {
+		s := r.Progress()
+		if s.Done || idleness > 0 && time.Since(s.LastData) > idleness {
+			continue
+		}
+		if s.MaxTime == NoTimestamp {
+			return 0, false
+		}
+		if w := s.MaxTime - bound.Milliseconds() - 1; !any || w < wm {
+			wm, any = w, true
+		}
+	}
+	return wm, any
+}

@@ -110,11 +110,9 @@ func (s *Source[T]) Restore(_ int, data []byte) error {
 }
 
 type shardReader struct {
-	id       string
-	it       *streams.Iterator
-	maxTime  int64
-	lastData time.Time
-	done     bool
+	id string
+	it *streams.Iterator
+	flow.Split
 }
 
 // Run reads this subtask's shards until they end (StopAtEnd) or ctx ends.
@@ -149,14 +147,13 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		if err != nil {
 			return fmt.Errorf("source %s shard %s: %w", cfg.Stream, sh.ID, err)
 		}
-		shards = append(shards, &shardReader{id: sh.ID, it: it, maxTime: flow.NoTimestamp, lastData: time.Now()})
+		shards = append(shards, &shardReader{id: sh.ID, it: it, Split: flow.NewSplit()})
 	}
 	dlq := st.dlq
-	bound := cfg.OutOfOrderness.Milliseconds()
 	for ctx.Err() == nil {
 		active, got := 0, 0
 		for _, sh := range shards {
-			if sh.done {
+			if sh.Done {
 				continue
 			}
 			active++
@@ -177,18 +174,16 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 					st.last[sh.id] = r.Sequence
 					continue
 				}
-				if ts != flow.NoTimestamp && ts > sh.maxTime {
-					sh.maxTime = ts
-				}
+				sh.Observe(ts)
 				out.Emit(v, ts)
 				st.last[sh.id] = r.Sequence
 			}
 			if len(recs) > 0 {
-				sh.lastData = time.Now()
+				sh.LastData = time.Now()
 				got += len(recs)
 			}
 			if ended || cfg.StopAtEnd && sh.it.CaughtUp() && len(recs) == 0 {
-				sh.done = true
+				sh.Done = true
 				active--
 			}
 		}
@@ -198,7 +193,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		if active == 0 {
 			return nil
 		}
-		if wm, ok := watermark(shards, bound, cfg.Idleness); ok {
+		if wm, ok := flow.SplitsWatermark(shards, cfg.OutOfOrderness, cfg.Idleness); ok {
 			out.Watermark(wm)
 		}
 		out.Poll()
@@ -213,25 +208,6 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		}
 	}
 	return nil
-}
-
-// watermark is the minimum over the shards still being read and not idle of each shard's
-// largest event time minus the bound.
-func watermark(shards []*shardReader, bound int64, idleness time.Duration) (int64, bool) {
-	wm, any := int64(0), false
-	for _, sh := range shards {
-		if sh.done || idleness > 0 && time.Since(sh.lastData) > idleness {
-			continue
-		}
-		if sh.maxTime == flow.NoTimestamp {
-			return 0, false // a shard with no event time yet holds everything back
-		}
-		w := sh.maxTime - bound - 1
-		if !any || w < wm {
-			wm, any = w, true
-		}
-	}
-	return wm, any
 }
 
 // DeadLetter is what the dead-letter stream holds for each record a source could not

@@ -130,11 +130,9 @@ func (s *Source[T]) Restore(_ int, data []byte) error {
 }
 
 type partitionReader struct {
-	id       int32
-	end      int64 // with StopAtEnd, the offset at which the partition is done; else -1
-	maxTime  int64
-	lastData time.Time
-	done     bool
+	id  int32
+	end int64 // with StopAtEnd, the offset at which the partition is done; else -1
+	flow.Split
 }
 
 // Run reads this subtask's partitions until they end (StopAtEnd) or ctx ends.
@@ -172,7 +170,9 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		if cfg.StopAtEnd {
 			end = ends[p]
 		}
-		parts = append(parts, &partitionReader{id: p, end: end, maxTime: flow.NoTimestamp, lastData: time.Now(), done: end >= 0 && next >= end})
+		pr := &partitionReader{id: p, end: end, Split: flow.NewSplit()}
+		pr.Done = end >= 0 && next >= end
+		parts = append(parts, pr)
 	}
 	s.running[subtask] = st
 	s.mu.Unlock()
@@ -208,7 +208,6 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 	for _, p := range parts {
 		byID[p.id] = p
 	}
-	bound := cfg.OutOfOrderness.Milliseconds()
 	for ctx.Err() == nil {
 		if allDone(parts) {
 			return st.dlq.flush(ctx)
@@ -240,7 +239,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 				}
 			}
 			if len(fp.Records) > 0 {
-				pr.lastData = time.Now()
+				pr.LastData = time.Now()
 			}
 		})
 		if rerr != nil {
@@ -249,7 +248,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 		if err := st.dlq.flush(ctx); err != nil {
 			return err
 		}
-		if wm, ok := watermark(parts, bound, cfg.Idleness); ok {
+		if wm, ok := flow.SplitsWatermark(parts, cfg.OutOfOrderness, cfg.Idleness); ok {
 			out.Watermark(wm)
 		} else if allIdle(parts, cfg.Idleness) {
 			out.Idle()
@@ -261,7 +260,7 @@ func (s *Source[T]) Run(ctx context.Context, subtask, parallelism int, out flow.
 
 // deliver emits one record (or dead-letters it) and moves the partition's position past it.
 func (s *Source[T]) deliver(ctx context.Context, st *subtaskState, pr *partitionReader, r *kgo.Record, out flow.SourceOutput[T]) error {
-	if pr.done {
+	if pr.Done {
 		return nil // beyond the end a bounded source reads to
 	}
 	if r.Attrs.IsControl() {
@@ -276,9 +275,7 @@ func (s *Source[T]) deliver(ctx context.Context, st *subtaskState, pr *partition
 		st.advance(pr, r.Offset+1)
 		return nil
 	}
-	if ts != flow.NoTimestamp && ts > pr.maxTime {
-		pr.maxTime = ts
-	}
+	pr.Observe(ts)
 	// Emit may take a checkpoint: the position must not yet include this record.
 	out.Emit(v, ts)
 	st.advance(pr, r.Offset+1)
@@ -290,13 +287,13 @@ func (st *subtaskState) advance(pr *partitionReader, next int64) {
 	st.next[pr.id] = next
 	st.mu.Unlock()
 	if pr.end >= 0 && next >= pr.end {
-		pr.done = true
+		pr.Done = true
 	}
 }
 
 func allDone(parts []*partitionReader) bool {
 	for _, p := range parts {
-		if !p.done {
+		if !p.Done {
 			return false
 		}
 	}
@@ -308,7 +305,7 @@ func allIdle(parts []*partitionReader, idleness time.Duration) bool {
 		return false
 	}
 	for _, p := range parts {
-		if !p.done && time.Since(p.lastData) <= idleness {
+		if !p.Done && time.Since(p.LastData) <= idleness {
 			return false
 		}
 	}
@@ -346,25 +343,6 @@ func partitionOffsets(ctx context.Context, adm *kadm.Client, topic string) (star
 		return nil, nil, fmt.Errorf("topic has no partitions: %w", kerr.UnknownTopicOrPartition)
 	}
 	return starts, ends, nil
-}
-
-// watermark is the minimum over the partitions still being read and not idle of each
-// partition's largest event time minus the bound.
-func watermark(parts []*partitionReader, bound int64, idleness time.Duration) (int64, bool) {
-	wm, any := int64(0), false
-	for _, p := range parts {
-		if p.done || idleness > 0 && time.Since(p.lastData) > idleness {
-			continue
-		}
-		if p.maxTime == flow.NoTimestamp {
-			return 0, false // a partition with no event time yet holds everything back
-		}
-		w := p.maxTime - bound - 1
-		if !any || w < wm {
-			wm, any = w, true
-		}
-	}
-	return wm, any
 }
 
 // DeadLetter is what the dead-letter topic holds for each record a source could not
