@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -71,21 +73,8 @@ deploy on: on tmpfs an fsync costs nothing.`,
 				cfg.HTTPClients = 0
 			}
 			cfg.Progress = cmd.ErrOrStderr()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			rep, err := streamsbench.Run(ctx, cfg)
-			if rep == nil || len(rep.Results) == 0 {
-				return err
-			}
-			// An interrupted run still shows the cases it finished.
-			write := rep.WriteTable
-			if output == "json" {
-				write = rep.WriteJSON
-			}
-			if werr := write(cmd.OutOrStdout()); werr != nil {
-				return werr
-			}
-			return err
+			return runBench(cmd, output, func(ctx context.Context) (*streamsbench.Report, error) { return streamsbench.Run(ctx, cfg) },
+				func(rep *streamsbench.Report) bool { return len(rep.Results) == 0 })
 		},
 	}
 	f := cmd.Flags()
@@ -118,4 +107,34 @@ func modeStrings(ms []streamsbench.Mode) []string {
 		out[i] = string(m)
 	}
 	return out
+}
+
+// report is what every bench harness returns.
+type report interface {
+	WriteTable(w io.Writer) error
+	WriteJSON(w io.Writer) error
+}
+
+// runBench runs a harness until it ends or the user interrupts it, then prints what it
+// measured in the chosen output, also after an interruption or a failure. empty, if not
+// nil, says the harness measured nothing worth printing.
+func runBench[R interface {
+	comparable
+	report
+}](cmd *cobra.Command, output string, run func(context.Context) (R, error), empty func(R) bool) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx)
+	var none R
+	if rep == none || empty != nil && empty(rep) {
+		return err
+	}
+	write := rep.WriteTable
+	if output == "json" {
+		write = rep.WriteJSON
+	}
+	if werr := write(cmd.OutOrStdout()); werr != nil {
+		return werr
+	}
+	return err
 }

@@ -1,10 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -67,21 +66,7 @@ garbage grow past it, and refuses a state whose live heap is not expected to fit
 				cfg.States = append(cfg.States, b)
 			}
 			cfg.Progress = cmd.ErrOrStderr()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			rep, err := checkpointbench.Run(ctx, cfg)
-			if rep == nil {
-				return err
-			}
-			// An interrupted or failed run still shows the cases it finished.
-			write := rep.WriteTable
-			if output == "json" {
-				write = rep.WriteJSON
-			}
-			if werr := write(cmd.OutOrStdout()); werr != nil {
-				return werr
-			}
-			return err
+			return runBench(cmd, output, func(ctx context.Context) (*checkpointbench.Report, error) { return checkpointbench.Run(ctx, cfg) }, nil)
 		},
 	}
 	f := cmd.Flags()

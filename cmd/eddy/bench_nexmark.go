@@ -1,10 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -91,21 +90,7 @@ together.`,
 				return fmt.Errorf("--source must be memory, stream or both, got %q", source)
 			}
 			cfg.Progress = cmd.ErrOrStderr()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			rep, err := nexmarkbench.Run(ctx, cfg)
-			if rep == nil {
-				return err
-			}
-			// An interrupted or failed run still shows what it measured.
-			write := rep.WriteTable
-			if output == "json" {
-				write = rep.WriteJSON
-			}
-			if werr := write(cmd.OutOrStdout()); werr != nil {
-				return werr
-			}
-			return err
+			return runBench(cmd, output, func(ctx context.Context) (*nexmarkbench.Report, error) { return nexmarkbench.Run(ctx, cfg) }, nil)
 		},
 	}
 	f := cmd.Flags()
