@@ -1,0 +1,36 @@
+package sql
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOpenRefusesFilesOutsideAllowedDirs(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(Options{AllowedDirs: []string{dir}, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	inside := filepath.Join(dir, "a.csv")
+	if err := os.WriteFile(inside, []byte("x\n1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := e.DB().QueryRow("SELECT count(*) FROM read_csv('" + inside + "')").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("read inside the allowed dir: n=%d err=%v", n, err)
+	}
+	outside := filepath.Join(t.TempDir(), "b.csv")
+	os.WriteFile(outside, []byte("x\n1\n"), 0o600)
+	if err := e.DB().QueryRow("SELECT count(*) FROM read_csv('" + outside + "')").Scan(&n); err == nil {
+		t.Fatal("read a file outside the allowed dirs")
+	}
+	if _, err := e.DB().Exec("SET enable_external_access = true"); err == nil || !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("changed a locked setting: %v", err)
+	}
+	if _, err := e.DB().Exec("INSTALL httpfs"); err == nil {
+		t.Fatal("installed an extension")
+	}
+}
