@@ -25,6 +25,7 @@ import (
 	"github.com/eddy-streams/eddy/internal/jobs"
 	"github.com/eddy-streams/eddy/internal/natslog"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/sql"
 	"github.com/eddy-streams/eddy/internal/streams"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
@@ -140,6 +141,17 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	if err != nil {
 		return err
 	}
+	// One embedded DuckDB answers every SQL query; it may read files only under the
+	// tables directory and spills to its tmp directory.
+	tablesDir := filepath.Join(cfg.DataDir, "tables")
+	if err := os.MkdirAll(filepath.Join(tablesDir, "tmp"), 0o700); err != nil {
+		return fmt.Errorf("create tables dir: %w", err)
+	}
+	sqlEngine, err := sql.Open(sql.Options{AllowedDirs: []string{tablesDir}, TempDir: filepath.Join(tablesDir, "tmp")})
+	if err != nil {
+		return err
+	}
+	defer sqlEngine.Close()
 	srv := server.New(server.Options{
 		Streams:    svc,
 		Jobs:       jobManager,
