@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -58,12 +59,22 @@ func Open(opts Options) (*Engine, error) {
 	// External access off (except the allowed directories), then lock the settings so
 	// that no query can undo them.
 	settings = append(settings, "SET enable_external_access = false", "SET lock_configuration = true")
+	// The settings are the database's, not a connection's: the first connection applies
+	// them; once they are locked, the next connections could not set them again.
+	var configure sync.Mutex
+	configured := false
 	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		configure.Lock()
+		defer configure.Unlock()
+		if configured {
+			return nil
+		}
 		for _, s := range settings {
 			if _, err := execer.ExecContext(context.Background(), s, nil); err != nil {
 				return fmt.Errorf("duckdb %s: %w", s, err)
 			}
 		}
+		configured = true
 		return nil
 	})
 	if err != nil {
