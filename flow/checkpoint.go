@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -165,7 +167,23 @@ type fileMetadata struct {
 	Key     string `json:"key"`
 	Bytes   int    `json:"bytes"`
 	SHA256  string `json:"sha256"`
+	// Shared are the files of the subtask's Pebble state, which the checkpoint refers to
+	// in the job's shared area (or a savepoint's own copy).
+	Shared []sharedFile `json:"shared,omitempty"`
 }
+
+// sharedFile is an immutable file of Pebble state in the store: a checkpoint uploads the
+// files the previous one did not hold and refers to the others.
+type sharedFile struct {
+	// Name is the file's name in the subtask's database.
+	Name   string `json:"name"`
+	Key    string `json:"key"`
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// sharedPrefix is where a job's checkpoints keep the files they share.
+func sharedPrefix(job string) string { return url.PathEscape(job) + "/shared/" }
 
 // A subtask's snapshot is a gob-encoded []component: each stateful part of the subtask
 // (a keyed operator's state and timers, a window operator, a source's position, a sink's
@@ -197,7 +215,19 @@ type namedSnapshotter struct {
 	s    snapshotter
 }
 
-type stateWriter struct{ sections []section }
+// stateWriter gathers the sections of one subtask's snapshot for checkpoint id; state
+// kept in files (Pebble) uploads them to store itself and lists them in shared.
+type stateWriter struct {
+	sections []section
+	id       int64
+	ctx      context.Context
+	store    CheckpointStore
+	// sharedPrefix is the job's shared area; shared lists the files the snapshot refers
+	// to there, and uploaded counts the bytes of those it wrote now.
+	sharedPrefix string
+	shared       []sharedFile
+	uploaded     int
+}
 
 func (w *stateWriter) put(name string, kg int, v any) error {
 	var buf bytes.Buffer
@@ -213,6 +243,14 @@ func (w *stateWriter) put(name string, kg int, v any) error {
 // index.
 type stateReader struct {
 	sections []section
+	// from is the old subtask of each section.
+	from []int
+	// ctx, store and shared (the shared files of each old subtask, by name) let state
+	// kept in files download them; sharedPrefix is the job's shared area.
+	ctx          context.Context
+	store        CheckpointStore
+	shared       []map[string]sharedFile
+	sharedPrefix string
 }
 
 func (r *stateReader) each(name string, fn func(kg int, dec *gob.Decoder) error) error {
@@ -225,6 +263,54 @@ func (r *stateReader) each(name string, fn func(kg int, dec *gob.Decoder) error)
 		}
 	}
 	return nil
+}
+
+// eachFrom is each with the old subtask that wrote the section.
+func (r *stateReader) eachFrom(name string, fn func(old int, dec *gob.Decoder) error) error {
+	for i, s := range r.sections {
+		if s.Name != name {
+			continue
+		}
+		if err := fn(r.from[i], gob.NewDecoder(bytes.NewReader(s.Data))); err != nil {
+			return fmt.Errorf("restore state %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// download writes the files of an old subtask's Pebble section into dir, checking each
+// shared file against its checksum, and returns the shared files by name.
+func (r *stateReader) download(dir string, old int, sec pebbleSection) (map[string]sharedFile, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, f := range sec.Private {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f.Name)), f.Data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	files := map[string]sharedFile{}
+	for _, name := range sec.Shared {
+		var f sharedFile
+		if old < len(r.shared) {
+			f = r.shared[old][name]
+		}
+		if f.Key == "" {
+			return nil, fmt.Errorf("pebble file %s of old subtask %d is not in the checkpoint's metadata", name, old)
+		}
+		data, err := r.store.Get(r.ctx, f.Key)
+		if err != nil {
+			return nil, err
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+			return nil, fmt.Errorf("%s: checksum mismatch", f.Key)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(name)), data, 0o644); err != nil {
+			return nil, err
+		}
+		files[name] = f
+	}
+	return files, nil
 }
 
 // checkpoint snapshots the subtask for checkpoint id and hands it to the coordinator.
@@ -244,20 +330,24 @@ func (sub *subtask) checkpoint(id int64) {
 	// The subtask goes on; the captured state is encoded beside it.
 	go func() {
 		comps := make([]component, 0, len(encoders))
+		var shared []sharedFile
+		uploaded := 0
 		for i, encode := range encoders {
-			w := &stateWriter{}
+			w := &stateWriter{id: id, ctx: sub.run.ctx, store: cp.opts.Store, sharedPrefix: sharedPrefix(sub.run.job.name)}
 			if err := encode(w); err != nil {
 				cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, err: fmt.Errorf("checkpoint %d: %s: %w", id, sub.snapshotters[i].name, err)}
 				return
 			}
 			comps = append(comps, component{Name: sub.snapshotters[i].name, Sections: w.sections})
+			shared = append(shared, w.shared...)
+			uploaded += w.uploaded
 		}
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(comps); err != nil {
 			cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, err: fmt.Errorf("checkpoint %d: encode: %w", id, err)}
 			return
 		}
-		cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, data: buf.Bytes(), pause: pause}
+		cp.acks <- ack{id: id, vertex: sub.vertex, subtask: sub.index, data: buf.Bytes(), shared: shared, uploaded: uploaded, pause: pause}
 	}()
 }
 
@@ -270,7 +360,7 @@ func (sub *subtask) restore() error {
 	maxPar := sub.run.job.opts.MaxParallelism
 	first, last := engine.KeyGroupRange(sub.index, maxPar, sub.parallelism)
 	for _, ns := range sub.snapshotters {
-		r := &stateReader{}
+		r := &stateReader{ctx: sub.run.ctx, store: sub.run.job.opts.Checkpoints.Store, shared: prior.shared, sharedPrefix: sharedPrefix(sub.run.job.name)}
 		for oldIndex, comps := range prior.subtasks {
 			for _, c := range comps {
 				if c.Name != ns.name {
@@ -283,6 +373,7 @@ func (sub *subtask) restore() error {
 						s.KeyGroup == unionGroup ||
 						s.KeyGroup == spreadGroup && oldIndex%sub.parallelism == sub.index {
 						r.sections = append(r.sections, s)
+						r.from = append(r.from, oldIndex)
 					}
 				}
 			}
@@ -310,6 +401,8 @@ const spreadGroup = -4
 type restoredVertex struct {
 	id       int64
 	subtasks [][]component
+	// shared are the shared files of each old subtask, by name.
+	shared []map[string]sharedFile
 }
 
 type ack struct {
@@ -317,8 +410,12 @@ type ack struct {
 	vertex  *vertex
 	subtask int
 	data    []byte
-	pause   time.Duration
-	err     error
+	// shared are the files the snapshot refers to in the shared area; uploaded counts
+	// the bytes of those it wrote there now.
+	shared   []sharedFile
+	uploaded int
+	pause    time.Duration
+	err      error
 }
 
 // coordinator triggers checkpoints, gathers the subtasks' snapshots, writes them and the
@@ -362,7 +459,11 @@ type CheckpointStatus struct {
 	Duration time.Duration
 	// MaxPause is the longest any subtask stopped processing to take its snapshot.
 	MaxPause time.Duration
-	Bytes    int
+	// Bytes is what the checkpoint wrote to the store; FullBytes is what it holds:
+	// Bytes and the files of Pebble state that earlier checkpoints uploaded and this
+	// one refers to. They are equal for heap state.
+	Bytes     int
+	FullBytes int
 }
 
 // highestID is the largest checkpoint id with any object in the store, complete or not:
@@ -407,7 +508,10 @@ func loadCheckpoint(ctx context.Context, store CheckpointStore, metaKey string) 
 	}
 	state := map[string]*restoredVertex{}
 	for _, op := range meta.Operators {
-		rv := &restoredVertex{id: meta.ID, subtasks: make([][]component, op.Parallelism)}
+		rv := &restoredVertex{id: meta.ID, subtasks: make([][]component, op.Parallelism), shared: make([]map[string]sharedFile, op.Parallelism)}
+		if err := checkShared(ctx, store, op.Files); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", metaKey, err)
+		}
 		for _, f := range op.Files {
 			data, err := store.Get(ctx, f.Key)
 			if err != nil {
@@ -422,10 +526,39 @@ func loadCheckpoint(ctx context.Context, store CheckpointStore, metaKey string) 
 				return nil, nil, fmt.Errorf("%s: %w", f.Key, err)
 			}
 			rv.subtasks[f.Subtask] = comps
+			rv.shared[f.Subtask] = map[string]sharedFile{}
+			for _, sf := range f.Shared {
+				rv.shared[f.Subtask][sf.Name] = sf
+			}
 		}
 		state[op.Name] = rv
 	}
 	return &meta, state, nil
+}
+
+// checkShared checks that the shared files the subtask files refer to exist, with one
+// listing per directory; their checksums are checked as they are downloaded.
+func checkShared(ctx context.Context, store CheckpointStore, files []fileMetadata) error {
+	listed := map[string]map[string]bool{}
+	for _, f := range files {
+		for _, sf := range f.Shared {
+			dir := sf.Key[:strings.LastIndex(sf.Key, "/")+1]
+			if listed[dir] == nil {
+				keys, err := store.List(ctx, dir)
+				if err != nil {
+					return err
+				}
+				listed[dir] = map[string]bool{}
+				for _, k := range keys {
+					listed[dir][k] = true
+				}
+			}
+			if !listed[dir][sf.Key] {
+				return fmt.Errorf("shared file %s: %w", sf.Key, ErrNotExist)
+			}
+		}
+	}
+	return nil
 }
 
 // run drives checkpoints until the job ends.
@@ -516,7 +649,7 @@ func (c *coordinator) take(ctx context.Context) (int64, error) {
 	timeout := time.NewTimer(c.opts.Timeout)
 	defer timeout.Stop()
 	files := map[*vertex][]fileMetadata{}
-	size := 0
+	size, full := 0, 0
 	var pause time.Duration
 	for n := 0; n < c.total; n++ {
 		var a ack
@@ -542,8 +675,12 @@ func (c *coordinator) take(ctx context.Context) (int64, error) {
 			return id, fmt.Errorf("checkpoint %d: write %s: %w", id, key, err)
 		}
 		sum := sha256.Sum256(a.data)
-		files[a.vertex] = append(files[a.vertex], fileMetadata{Subtask: a.subtask, Key: key, Bytes: len(a.data), SHA256: hex.EncodeToString(sum[:])})
-		size += len(a.data)
+		files[a.vertex] = append(files[a.vertex], fileMetadata{Subtask: a.subtask, Key: key, Bytes: len(a.data), SHA256: hex.EncodeToString(sum[:]), Shared: a.shared})
+		size += len(a.data) + a.uploaded
+		full += len(a.data)
+		for _, f := range a.shared {
+			full += f.Bytes
+		}
 		pause = max(pause, a.pause)
 	}
 	meta := checkpointMetadata{Job: c.job.name, ID: id, Triggered: trigger, Completed: time.Now()}
@@ -559,7 +696,7 @@ func (c *coordinator) take(ctx context.Context) (int64, error) {
 		return id, fmt.Errorf("checkpoint %d: completed by another run of job %q", id, c.job.name)
 	}
 	c.stats.mu.Lock()
-	c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size})
+	c.stats.completed = append(c.stats.completed, CheckpointStatus{ID: id, Trigger: trigger, Duration: time.Since(trigger), MaxPause: pause, Bytes: size, FullBytes: full})
 	if len(c.stats.completed) > keptCheckpointStats {
 		c.stats.completed = slices.Delete(c.stats.completed, 0, len(c.stats.completed)-keptCheckpointStats)
 	}
@@ -568,21 +705,59 @@ func (c *coordinator) take(ctx context.Context) (int64, error) {
 	return id, nil
 }
 
-// prune deletes all but the retained newest checkpoints.
+// prune deletes all but the retained newest checkpoints, then the shared files no
+// retained checkpoint refers to. It runs between checkpoints, so no checkpoint being
+// taken can refer to a file it deletes; a file uploaded by a checkpoint that never
+// completed is deleted too (the next checkpoint uploads it again if it needs it).
 func (c *coordinator) prune(ctx context.Context, newest int64) {
-	keys, err := c.opts.Store.List(ctx, url.PathEscape(c.job.name)+"/chk-")
+	store := c.opts.Store
+	keys, err := store.List(ctx, url.PathEscape(c.job.name)+"/chk-")
 	if err != nil {
 		return
 	}
 	oldest := newest - int64(c.opts.Retained) + 1
+	var retained []string
 	for _, k := range keys {
 		rest := strings.TrimPrefix(k, url.PathEscape(c.job.name)+"/chk-")
 		if len(rest) < 20 {
 			continue
 		}
 		id, err := strconv.ParseInt(rest[:20], 10, 64)
-		if err == nil && id < oldest {
-			_ = c.opts.Store.Delete(ctx, k)
+		switch {
+		case err != nil:
+		case id < oldest:
+			_ = store.Delete(ctx, k)
+		case strings.HasSuffix(k, "/_metadata"):
+			retained = append(retained, k)
+		}
+	}
+	shared, err := store.List(ctx, sharedPrefix(c.job.name))
+	if err != nil || len(shared) == 0 {
+		return
+	}
+	referenced := map[string]bool{}
+	for _, k := range retained {
+		raw, err := store.Get(ctx, k)
+		if err != nil {
+			return
+		}
+		var meta checkpointMetadata
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			// A retained checkpoint that cannot be read might still be restored by hand:
+			// keep every shared file.
+			return
+		}
+		for _, op := range meta.Operators {
+			for _, f := range op.Files {
+				for _, sf := range f.Shared {
+					referenced[sf.Key] = true
+				}
+			}
+		}
+	}
+	for _, k := range shared {
+		if !referenced[k] {
+			_ = store.Delete(ctx, k)
 		}
 	}
 }
@@ -638,6 +813,9 @@ func (j *Job) prepareCheckpoints(r *run) error {
 // the savepoint's path, which CheckpointOptions.RestoreFrom accepts: a job built from
 // the same code (operator names are the identity of state) restores it, at any
 // parallelism.
+//
+// A savepoint is self-contained: the files of Pebble state its checkpoint shares with
+// others are copied into it, so it is a full copy of the state.
 func (j *Job) Savepoint(ctx context.Context) (string, error) {
 	j.statusMu.Lock()
 	c := j.coordinator
@@ -647,24 +825,49 @@ func (j *Job) Savepoint(ctx context.Context) (string, error) {
 	}
 	c.copying.Add(1)
 	defer c.copying.Add(-1)
+	id, err := c.checkpointNow(ctx)
+	if err != nil {
+		return "", fmt.Errorf("savepoint: %w", err)
+	}
+	return copyCheckpoint(ctx, c.opts.Store, j.name, id)
+}
+
+// Checkpoint takes a checkpoint of the running job now, besides the periodic ones, and
+// returns its id once it is complete.
+func (j *Job) Checkpoint(ctx context.Context) (int64, error) {
+	j.statusMu.Lock()
+	c := j.coordinator
+	j.statusMu.Unlock()
+	if c == nil {
+		return 0, errors.New("checkpoint: the job is not running with checkpoints")
+	}
+	id, err := c.checkpointNow(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return id, nil
+}
+
+// checkpointNow asks the coordinator for a checkpoint and waits for it to complete.
+func (c *coordinator) checkpointNow(ctx context.Context) (int64, error) {
 	reply := make(chan int64, 1)
 	select {
 	case c.onDemand <- reply:
 	case <-c.stopped:
-		return "", errors.New("savepoint: the job is no longer running")
+		return 0, errors.New("the job is no longer running")
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return 0, ctx.Err()
 	}
 	var id int64
 	select {
 	case id = <-reply:
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return 0, ctx.Err()
 	}
 	if id == 0 {
-		return "", errors.New("savepoint: the checkpoint could not complete (the job ended or failed)")
+		return 0, errors.New("the checkpoint could not complete (the job ended or failed)")
 	}
-	return copyCheckpoint(ctx, c.opts.Store, j.name, id)
+	return id, nil
 }
 
 // copyCheckpoint copies checkpoint id to the savepoints area, metadata last.
@@ -689,6 +892,17 @@ func copyCheckpoint(ctx context.Context, store CheckpointStore, job string, id i
 			f.Key = dst + strings.TrimPrefix(f.Key, src)
 			if err := store.Put(ctx, f.Key, data); err != nil {
 				return "", fmt.Errorf("savepoint: %w", err)
+			}
+			for si := range f.Shared {
+				sf := &f.Shared[si]
+				data, err := store.Get(ctx, sf.Key)
+				if err != nil {
+					return "", fmt.Errorf("savepoint: %w", err)
+				}
+				sf.Key = dst + "shared/" + sf.Key[strings.LastIndex(sf.Key, "/")+1:]
+				if err := store.Put(ctx, sf.Key, data); err != nil {
+					return "", fmt.Errorf("savepoint: %w", err)
+				}
 			}
 		}
 	}

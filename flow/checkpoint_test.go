@@ -115,10 +115,28 @@ func countingJob(store *txnStore, opts flow.JobOptions, events int, slow bool) *
 	return job
 }
 
+// forEachBackend runs one test body against every state backend, as nats-server's
+// testAllStoreAllPermutations runs its tests against every store.
+func forEachBackend(t *testing.T, test func(t *testing.T, backend flow.StateBackend)) {
+	for _, name := range []string{"heap", "pebble"} {
+		t.Run(name, func(t *testing.T) {
+			backend, err := flow.ParseStateBackend(name, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			test(t, backend)
+		})
+	}
+}
+
 func TestCheckpointRestoreIsExactlyOnce(t *testing.T) {
+	forEachBackend(t, testCheckpointRestoreIsExactlyOnce)
+}
+
+func testCheckpointRestoreIsExactlyOnce(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
 	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2}, events, false)); err != nil {
+	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
 		t.Fatal(err)
 	}
 	want := reference.all()
@@ -130,7 +148,7 @@ func TestCheckpointRestoreIsExactlyOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("restart-at-parallelism-%d", restartParallelism), func(t *testing.T) {
 			out := &txnStore{committed: map[string][]string{}}
 			cps := flow.NewMemStore()
-			opts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
+			opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
 			job := countingJob(out, opts, events, true)
 			ctx, crash := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -160,14 +178,18 @@ func TestCheckpointRestoreIsExactlyOnce(t *testing.T) {
 }
 
 func TestCorruptCheckpointFallsBackToThePreviousOne(t *testing.T) {
+	forEachBackend(t, testCorruptCheckpointFallsBackToThePreviousOne)
+}
+
+func testCorruptCheckpointFallsBackToThePreviousOne(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
 	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2}, events, false)); err != nil {
+	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
 		t.Fatal(err)
 	}
 	out := &txnStore{committed: map[string][]string{}}
 	cps := flow.NewMemStore()
-	opts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond, Retained: 5}}
+	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond, Retained: 5}}
 	job := countingJob(out, opts, events, true)
 	ctx, crash := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -177,7 +199,7 @@ func TestCorruptCheckpointFallsBackToThePreviousOne(t *testing.T) {
 	}
 	crash()
 	<-done
-	keys, _ := cps.List(context.Background(), "exactly-once/")
+	keys, _ := cps.List(context.Background(), "exactly-once/chk-")
 	// Damage one file of the newest checkpoint: it must be skipped.
 	var newest string
 	for _, k := range keys {
@@ -228,14 +250,18 @@ func TestBlobStoreFencesCompletion(t *testing.T) {
 }
 
 func TestSavepointRestoresAtAnotherParallelism(t *testing.T) {
+	forEachBackend(t, testSavepointRestoresAtAnotherParallelism)
+}
+
+func testSavepointRestoresAtAnotherParallelism(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
 	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2}, events, false)); err != nil {
+	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
 		t.Fatal(err)
 	}
 	out := &txnStore{committed: map[string][]string{}}
 	cps := flow.NewMemStore()
-	opts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: time.Hour}}
+	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: time.Hour}}
 	job := countingJob(out, opts, events, true)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -330,10 +356,14 @@ func (s *flakyStore) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func TestFailedCheckpointsAreToleratedUpToTheLimit(t *testing.T) {
+	forEachBackend(t, testFailedCheckpointsAreToleratedUpToTheLimit)
+}
+
+func testFailedCheckpointsAreToleratedUpToTheLimit(t *testing.T, backend flow.StateBackend) {
 	run := func(tolerable int) (*flow.Job, error) {
 		out := &txnStore{committed: map[string][]string{}}
 		store := &flakyStore{MemStore: flow.NewMemStore(), fails: 2}
-		opts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: store, Interval: 5 * time.Millisecond, TolerableFailures: tolerable}}
+		opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: store, Interval: 5 * time.Millisecond, TolerableFailures: tolerable}}
 		job := countingJob(out, opts, 20_000, true)
 		return job, flow.Run(context.Background(), job)
 	}

@@ -48,6 +48,9 @@ type JobOptions struct {
 	BufferTimeout time.Duration
 	// Checkpoints, when set, saves the job's state periodically and restores it at start.
 	Checkpoints *CheckpointOptions
+	// StateBackend is where keyed state lives: HeapBackend (the default) or
+	// PebbleBackend for state larger than memory.
+	StateBackend StateBackend
 }
 
 // Clock tells processing time in Unix milliseconds.
@@ -87,6 +90,12 @@ func NewJob(name string, opts ...JobOptions) *Job {
 	}
 	if o.BufferTimeout <= 0 {
 		o.BufferTimeout = 100 * time.Millisecond
+	}
+	if o.StateBackend == nil {
+		o.StateBackend = HeapBackend()
+	}
+	if err := validateBackend(o); err != nil {
+		j.fail(err)
 	}
 	if c := o.Checkpoints; c != nil {
 		if c.Store == nil {
@@ -223,6 +232,9 @@ func Run(ctx context.Context, j *Job) error {
 				obs.mu.Lock()
 				obs.state, obs.err = JobFailed, err.Error()
 				obs.mu.Unlock()
+				for _, f := range r.closers {
+					f()
+				}
 				return fmt.Errorf("job %q: start %s: %w", j.name, name, err)
 			}
 			tasks = append(tasks, task)

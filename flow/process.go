@@ -78,6 +78,9 @@ func newKeyedCore[K comparable, Out any](sub *subtask, out collector[Out], hash 
 	c := &keyedCore[K, Out]{sub: sub, out: out, wm: engine.MinWatermark}
 	c.rt = &Runtime[K]{clock: sub.clock(), Subtask: sub.index, Parallelism: sub.parallelism,
 		keyGroup: keyGroupFunc(hash, sub.run.job.opts.MaxParallelism), maxParallelism: sub.run.job.opts.MaxParallelism}
+	if b, ok := sub.run.job.opts.StateBackend.(pebbleBackend); ok {
+		c.rt.kv = sub.openPebble(b.dir)
+	}
 	sub.addSnapshotter("keyed", c)
 	c.ctx = keyedCtx[K, Out]{rt: c.rt, sub: sub, out: out, eventT: &c.eventT, procT: &c.procT, watermark: &c.wm}
 	sub.onTime = append(sub.onTime, c.processingTime)

@@ -26,7 +26,12 @@ type valueEntry[K comparable, V any] struct {
 // capture holds on to the key groups' maps and marks them shared: the next write to a
 // group copies its map first, and values changed in place are copied first too
 // (mutable), so what was captured stays as it was while it is encoded.
+//
+// Pebble state is captured by its store for the whole subtask (keyedCore.snapshotState).
 func (s *ValueState[V, K]) capture() func(w *stateWriter) error {
+	if s.kv != nil {
+		return nil
+	}
 	captured := slices.Clone(s.groups)
 	for kg, g := range captured {
 		if len(g) == 0 {
@@ -55,6 +60,9 @@ func (s *ValueState[V, K]) capture() func(w *stateWriter) error {
 }
 
 func (s *ValueState[V, K]) restore(r *stateReader) error {
+	if s.kv != nil {
+		return nil
+	}
 	return r.each("value/"+s.name, func(_ int, dec *gob.Decoder) error {
 		var entries []valueEntry[K, V]
 		if err := dec.Decode(&entries); err != nil {
@@ -117,9 +125,14 @@ func restoreTimers[K comparable](r *stateReader, name string, t *engine.Timers[K
 
 // snapshotState captures a keyed operator's declared state and its timers.
 func (c *keyedCore[K, Out]) snapshotState() func(w *stateWriter) error {
-	encoders := make([]func(*stateWriter) error, 0, len(c.rt.states)+2)
+	encoders := make([]func(*stateWriter) error, 0, len(c.rt.states)+3)
+	if c.rt.kv != nil {
+		encoders = append(encoders, c.rt.kv.capture())
+	}
 	for _, s := range c.rt.states {
-		encoders = append(encoders, s.capture())
+		if encode := s.capture(); encode != nil {
+			encoders = append(encoders, encode)
+		}
 	}
 	encoders = append(encoders,
 		captureTimers("timers/event", &c.eventT, c.rt.keyGroup),
@@ -135,6 +148,11 @@ func (c *keyedCore[K, Out]) snapshotState() func(w *stateWriter) error {
 }
 
 func (c *keyedCore[K, Out]) restoreState(r *stateReader) error {
+	if c.rt.kv != nil {
+		if err := c.rt.kv.restore(r); err != nil {
+			return err
+		}
+	}
 	for _, s := range c.rt.states {
 		if err := s.restore(r); err != nil {
 			return err

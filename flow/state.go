@@ -23,6 +23,8 @@ type Runtime[K comparable] struct {
 	// kg is the current key's key group; maxParallelism is the number of key groups.
 	kg             int
 	maxParallelism int
+	// kv is the subtask's Pebble store when the job keeps keyed state in Pebble.
+	kv *pebbleStore
 }
 
 // stateTable is one declared state, seen without its type, for sizes and snapshots.
@@ -62,10 +64,12 @@ type ttlEntry[V any] struct {
 
 // ValueState holds one value per key.
 //
-// Its entries are kept in one map per key group. A checkpoint captures the maps by
-// reference and marks them shared, which takes no time however large the state is; the
-// first write to a shared map copies that key group's map (copy-on-write), so the
-// checkpoint goes on encoding what it captured while the operator goes on.
+// With the heap backend its entries are kept in one map per key group. A checkpoint
+// captures the maps by reference and marks them shared, which takes no time however
+// large the state is; the first write to a shared map copies that key group's map
+// (copy-on-write), so the checkpoint goes on encoding what it captured while the
+// operator goes on. With the Pebble backend they are entries of the subtask's Pebble
+// store (pebbleStore), and a value read is a decoded copy.
 type ValueState[V any, K comparable] struct {
 	rt     *Runtime[K]
 	name   string
@@ -75,18 +79,27 @@ type ValueState[V any, K comparable] struct {
 	// epoch counts snapshots: a value written in an earlier epoch may be shared with a
 	// snapshot still being encoded.
 	epoch uint64
+	// kv, when set, holds the entries instead of groups.
+	kv *pebbleValues[V, K]
 }
 
 // NewValueState declares a value state; call it when the operator starts.
 func NewValueState[V any, K comparable](rt *Runtime[K], name string, opts ...StateOption) *ValueState[V, K] {
 	n := max(rt.maxParallelism, 1)
-	s := &ValueState[V, K]{rt: rt, name: name, ttl: newStateConfig(opts).ttl, groups: make([]map[K]ttlEntry[V], n), shared: make([]bool, n)}
+	s := &ValueState[V, K]{rt: rt, name: name, ttl: newStateConfig(opts).ttl}
+	if rt.kv != nil {
+		s.kv = newPebbleValues[V, K](rt.kv, name)
+	} else {
+		s.groups, s.shared = make([]map[K]ttlEntry[V], n), make([]bool, n)
+	}
 	rt.states = append(rt.states, s)
 	return s
 }
 
 func (s *ValueState[V, K]) stateName() string { return s.name }
 
+// entries counts heap state; Pebble state is not counted, which would take a read per
+// write.
 func (s *ValueState[V, K]) entries() int {
 	n := 0
 	for _, g := range s.groups {
@@ -119,6 +132,15 @@ func (s *ValueState[V, K]) mustBeKeyed() {
 // Value returns the current key's value and whether it has one.
 func (s *ValueState[V, K]) Value() (V, bool) {
 	s.mustBeKeyed()
+	if s.kv != nil {
+		v, written, ok := s.kv.get(s.name, s.rt.kg, s.rt.key)
+		if ok && s.ttl > 0 && s.rt.clock.NowMillis()-written >= s.ttl {
+			s.kv.delete(s.name, s.rt.kg, s.rt.key)
+			var zero V
+			return zero, false
+		}
+		return v, ok
+	}
 	e, ok := s.groups[s.rt.kg][s.rt.key]
 	if ok && s.ttl > 0 && s.rt.clock.NowMillis()-e.written >= s.ttl {
 		delete(s.writable(s.rt.kg), s.rt.key)
@@ -138,12 +160,20 @@ func (s *ValueState[V, K]) Update(v V) {
 	if s.ttl > 0 {
 		e.written = s.rt.clock.NowMillis()
 	}
+	if s.kv != nil {
+		s.kv.set(s.name, s.rt.kg, s.rt.key, v, e.written)
+		return
+	}
 	s.writable(s.rt.kg)[s.rt.key] = e
 }
 
 // Clear removes the current key's value.
 func (s *ValueState[V, K]) Clear() {
 	s.mustBeKeyed()
+	if s.kv != nil {
+		s.kv.delete(s.name, s.rt.kg, s.rt.key)
+		return
+	}
 	if _, ok := s.groups[s.rt.kg][s.rt.key]; ok {
 		delete(s.writable(s.rt.kg), s.rt.key)
 	}
@@ -151,10 +181,11 @@ func (s *ValueState[V, K]) Clear() {
 
 // mutable returns the current key's value for changing in place: a value a snapshot may
 // still be encoding is copied first (copy-on-write), so the snapshot keeps what it saw.
+// A value read from Pebble is a copy already.
 func (s *ValueState[V, K]) mutable(clone func(V) V) (V, bool) {
 	v, ok := s.Value()
-	if !ok {
-		return v, false
+	if !ok || s.kv != nil {
+		return v, ok
 	}
 	if e := s.groups[s.rt.kg][s.rt.key]; e.epoch != s.epoch {
 		v = clone(v)
