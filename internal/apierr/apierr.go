@@ -33,6 +33,9 @@ const (
 	Unauthenticated
 	// Forbidden means the caller is known but not allowed to do this.
 	Forbidden
+	// Timeout means the request ran into a time limit; retried unchanged it will likely
+	// run into it again, so ask for less work or allow more time.
+	Timeout
 )
 
 // Error is an API error with a stable code.

@@ -316,7 +316,7 @@ func TestErrorStatusForEveryKind(t *testing.T) {
 	want := map[string]int{"internal": 500}
 	for kind, status := range map[apierr.Kind]int{
 		apierr.Invalid: 400, apierr.NotFound: 404, apierr.Conflict: 409, apierr.TooLarge: 413, apierr.Gone: 410,
-		apierr.StorageFull: 507, apierr.Unavailable: 503, apierr.Unauthenticated: 401, apierr.Forbidden: 403,
+		apierr.StorageFull: 507, apierr.Unavailable: 503, apierr.Unauthenticated: 401, apierr.Forbidden: 403, apierr.Timeout: 504,
 	} {
 		name := fmt.Sprintf("kind%d", kind)
 		errs[name] = fmt.Errorf("describe: %w", apierr.New(kind, "Code"+name, "message %s", name))

@@ -23,12 +23,15 @@ type Options struct {
 	AllowedDirs []string
 	// TempDir is where DuckDB spills; empty disables spilling.
 	TempDir string
+	// Queries bound the queries of Query and the results they hold open.
+	Queries QueryLimits
 }
 
 // Engine is the embedded DuckDB. It is safe for concurrent use.
 type Engine struct {
 	connector *duckdb.Connector
 	db        *dbsql.DB
+	queries   *queries
 }
 
 // Open starts DuckDB with opts.
@@ -80,7 +83,7 @@ func Open(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
-	return &Engine{connector: c, db: dbsql.OpenDB(c)}, nil
+	return &Engine{connector: c, db: dbsql.OpenDB(c), queries: newQueries(opts.Queries)}, nil
 }
 
 // DB returns the database handle queries run on.
@@ -88,6 +91,7 @@ func (e *Engine) DB() *dbsql.DB { return e.db }
 
 // Close stops DuckDB and frees its memory.
 func (e *Engine) Close() error {
+	e.queries.close()
 	err := e.db.Close()
 	if cerr := e.connector.Close(); err == nil {
 		err = cerr

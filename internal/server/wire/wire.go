@@ -174,6 +174,7 @@ var statusOfKind = map[apierr.Kind]int{
 	apierr.Unavailable:     http.StatusServiceUnavailable,
 	apierr.Unauthenticated: http.StatusUnauthorized,
 	apierr.Forbidden:       http.StatusForbidden,
+	apierr.Timeout:         http.StatusGatewayTimeout,
 }
 
 // Status is the HTTP status for an API error of kind k; 500 for an unknown kind.
