@@ -264,28 +264,51 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 
 // AppendBatch adds several entries with one wait and returns the position of the first.
 // The entries are consecutive in one segment: each is at the position of the one before
-// plus 8 bytes plus the length of that one's payload.
+// plus 8 bytes plus the length of that one's payload. An empty batch appends nothing and
+// returns End().
 func (l *Log) AppendBatch(payloads [][]byte) (Pos, error) {
+	first, wait := l.enqueue(payloads)
+	if err := wait(); err != nil {
+		return Pos{}, err
+	}
+	return first, nil
+}
+
+// AppendAsync queues one entry and returns at once with its position and a function
+// that waits until it is durable. Entries are written in the order AppendAsync queued
+// them, so a caller that queues under its own lock gets the log in its own order while
+// the waits, outside the lock, share one fsync.
+func (l *Log) AppendAsync(payload []byte) (Pos, func() error) {
+	one := [1][]byte{payload}
+	return l.enqueue(one[:])
+}
+
+// enqueue queues payloads for the writer goroutine, blocking while the queue is full,
+// and returns the first one's position and the wait for the batch they joined.
+func (l *Log) enqueue(payloads [][]byte) (Pos, func() error) {
 	size := 0
 	for _, p := range payloads {
 		if len(p) == 0 || len(p) > MaxEntrySize {
-			return Pos{}, fmt.Errorf("append to write-ahead log %s: entry of %d bytes, want 1 to %d", l.opts.Dir, len(p), MaxEntrySize)
+			err := fmt.Errorf("append to write-ahead log %s: entry of %d bytes, want 1 to %d", l.opts.Dir, len(p), MaxEntrySize)
+			return Pos{}, func() error { return err }
 		}
 		size += frameHeaderSize + len(p)
 	}
 	if len(payloads) == 0 {
-		return l.End(), nil
+		return l.End(), func() error { return nil }
 	}
 
 	l.mu.Lock()
 	for {
 		if l.err != nil {
+			err := fmt.Errorf("append to write-ahead log %s: refused after an earlier failure: %w", l.opts.Dir, l.err)
 			l.mu.Unlock()
-			return Pos{}, fmt.Errorf("append to write-ahead log %s: refused after an earlier failure: %w", l.opts.Dir, l.err)
+			return Pos{}, func() error { return err }
 		}
 		if l.closed {
 			l.mu.Unlock()
-			return Pos{}, fmt.Errorf("append to write-ahead log %s: %w", l.opts.Dir, ErrClosed)
+			err := fmt.Errorf("append to write-ahead log %s: %w", l.opts.Dir, ErrClosed)
+			return Pos{}, func() error { return err }
 		}
 		if l.queued == 0 || l.queued+size <= l.opts.MaxPending {
 			break
@@ -317,11 +340,13 @@ func (l *Log) AppendBatch(payloads [][]byte) (Pos, error) {
 	l.queued += size
 	l.mu.Unlock()
 
-	<-b.done
-	if b.err != nil {
-		return Pos{}, fmt.Errorf("append to write-ahead log %s: %w", l.opts.Dir, b.err)
+	return first, func() error {
+		<-b.done
+		if b.err != nil {
+			return fmt.Errorf("append to write-ahead log %s: %w", l.opts.Dir, b.err)
+		}
+		return nil
 	}
-	return first, nil
 }
 
 func (l *Log) takeBuffer() []byte {
@@ -343,7 +368,8 @@ func (l *Log) End() Pos {
 	return l.next
 }
 
-// Segments returns the numbers of the segment files on disk, ascending.
+// Segments returns the numbers of the segment files on disk, ascending. A new log has none
+// until its first Append.
 func (l *Log) Segments() []uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
