@@ -40,6 +40,8 @@ func Open(opts Options) (*Engine, error) {
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 		"SET allow_community_extensions = false",
+		// Footers of the immutable magnetic files are read once, not per query.
+		"SET parquet_metadata_cache = true",
 	}
 	if opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+quoteLiteral(opts.MemoryLimit))

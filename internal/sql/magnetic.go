@@ -1,0 +1,373 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// File is one Parquet file of a table's magnetic tier as the engine reads it: a local
+// path (the file itself, or its copy in the local cache) and the columns it holds. A file
+// leaves out the dimensions and measures that are empty in all its rows.
+type File struct {
+	Path    string
+	Columns []string
+}
+
+// Magnetic is a table's magnetic tier for its view. Clean files hold each identity at
+// most once across all of them. Dirty files belong to partitions that took late writes
+// after they were first written, so an identity may appear in several: the view keeps
+// the row with the highest version and, among equal versions, the one from the file
+// whose name sorts last (the later one), until compaction merges them.
+//
+// Late is set when the memory table holds rows older than LateCut (late writes, on their
+// way to the magnetic tier, that may replace a row already there): those rows are
+// resolved together with the Dirty files, and win ties against them. The caller lists
+// among Dirty every file of a day that has such rows.
+type Magnetic struct {
+	Clean, Dirty []File
+	Late         bool
+	LateCut      int64
+}
+
+// projection returns the select list giving every column of the schema, in view order,
+// from files holding the columns have: a missing column reads as NULL of its type, and a
+// measure stored in another physical type (a double kept as DECIMAL) is cast back.
+func (s TableSchema) projection(have []string, internal bool) (string, error) {
+	cols, err := s.columns()
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, c := range cols {
+		if c[0] == ColSeq || (!internal && c[0] == ColVersion) {
+			continue
+		}
+		q := QuoteIdent(c[0])
+		switch {
+		case have == nil: // the memory table: every column, typed as declared
+			out = append(out, q)
+		case slices.Contains(have, c[0]):
+			out = append(out, "CAST("+q+" AS "+c[1]+") AS "+q)
+		default:
+			out = append(out, "NULL::"+c[1]+" AS "+q)
+		}
+	}
+	return strings.Join(out, ", "), nil
+}
+
+// identity is the column list of a record's identity: measure name, time, dimensions.
+func (s TableSchema) identity() string {
+	cols := []string{QuoteIdent(ColMeasureName), QuoteIdent(ColTime)}
+	for _, d := range s.dimensions() {
+		cols = append(cols, QuoteIdent(d))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// filesRelation returns a query over files giving the schema's columns (with _version
+// when internal); with dedupe, one row per identity as Magnetic describes.
+func (s TableSchema) filesRelation(files []File, dedupe, internal bool) (string, error) {
+	return s.resolved(files, "", internal, dedupe)
+}
+
+// resolved is filesRelation, with the memory rows matching lateWhere (if not empty)
+// taking part in the version resolution as the newest file.
+func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe bool) (string, error) {
+	var have []string
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = quoteLiteral(f.Path)
+		for _, c := range f.Columns {
+			if !slices.Contains(have, c) {
+				have = append(have, c)
+			}
+		}
+	}
+	list := "[" + strings.Join(paths, ", ") + "]"
+	if !dedupe {
+		proj, err := s.projection(have, internal)
+		if err != nil {
+			return "", err
+		}
+		return "SELECT " + proj + " FROM read_parquet(" + list + ", union_by_name = true)", nil
+	}
+	inner, err := s.projection(have, true)
+	if err != nil {
+		return "", err
+	}
+	outer, err := s.projection(nil, internal)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if len(files) > 0 {
+		parts = append(parts, "SELECT "+inner+", filename FROM read_parquet("+list+", union_by_name = true, filename = true)")
+	}
+	if lateWhere != "" {
+		memProj, err := s.projection(nil, true)
+		if err != nil {
+			return "", err
+		}
+		// '~' sorts after every file path, so a memory row wins a tie of versions.
+		parts = append(parts, "SELECT "+memProj+", '~memory' AS filename FROM "+s.memoryName()+" WHERE "+lateWhere)
+	}
+	return "SELECT " + outer + " FROM (SELECT *, row_number() OVER (PARTITION BY " + s.identity() +
+		" ORDER BY " + QuoteIdent(ColVersion) + " DESC, filename DESC) AS _eddy_rank FROM (" +
+		strings.Join(parts, " UNION ALL BY NAME ") + ")) WHERE _eddy_rank = 1", nil
+}
+
+// viewSQL is the statement defining the table's view: the memory table and the magnetic
+// files as one relation.
+func (s TableSchema) viewSQL(magnetic Magnetic) (string, error) {
+	proj, err := s.projection(nil, false)
+	if err != nil {
+		return "", err
+	}
+	mem := "SELECT " + proj + " FROM " + s.memoryName()
+	lateWhere := ""
+	if magnetic.Late {
+		mem += fmt.Sprintf(" WHERE %s >= make_timestamp_ns(%d)", QuoteIdent(ColTime), magnetic.LateCut)
+		lateWhere = fmt.Sprintf("%s < make_timestamp_ns(%d)", QuoteIdent(ColTime), magnetic.LateCut)
+	}
+	parts := []string{mem}
+	if len(magnetic.Clean) > 0 {
+		q, err := s.filesRelation(magnetic.Clean, false, false)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, q)
+	}
+	if len(magnetic.Dirty) > 0 || lateWhere != "" {
+		q, err := s.resolved(magnetic.Dirty, lateWhere, false, true)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, q)
+	}
+	return "CREATE OR REPLACE VIEW " + s.viewName() + " AS " + strings.Join(parts, " UNION ALL "), nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (dbsql.Result, error)
+}
+
+func (m *MemoryTable) defineView(ctx context.Context, ex execer, magnetic Magnetic) error {
+	if _, err := ex.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+QuoteIdent(m.schema.Database)); err != nil {
+		return fmt.Errorf("schema for database %q: %w", m.schema.Database, err)
+	}
+	q, err := m.schema.viewSQL(magnetic)
+	if err != nil {
+		return err
+	}
+	if _, err := ex.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("define view %s: %w", m.schema.viewName(), err)
+	}
+	return nil
+}
+
+// TimeRange is a half-open range of times in nanoseconds since the epoch.
+type TimeRange struct{ From, To int64 }
+
+// ExportStats describes a Parquet file Export wrote.
+type ExportStats struct {
+	Rows             int64
+	MinTime, MaxTime int64
+	Columns          []string
+}
+
+// Export writes the memory rows in r accepted up to seq maxSeq to a Parquet file at path
+// (a local path), sorted by measure name, dimensions and time. It writes nothing and
+// returns zero Rows when there are none.
+func (m *MemoryTable) Export(ctx context.Context, r TimeRange, maxSeq uint64, path string) (ExportStats, error) {
+	if err := m.Flush(); err != nil {
+		return ExportStats{}, err
+	}
+	proj, err := m.schema.projection(nil, true)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	src := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= make_timestamp_ns(%d) AND %s < make_timestamp_ns(%d) AND %s <= %d",
+		proj, m.schema.memoryName(), QuoteIdent(ColTime), r.From, QuoteIdent(ColTime), r.To, QuoteIdent(ColSeq), maxSeq)
+	return writeParquet(ctx, m.conn, m.schema, src, path)
+}
+
+// Compact writes the rows of files (one per identity when dedupe) to one Parquet file at
+// path.
+func (m *MemoryTable) Compact(ctx context.Context, files []File, dedupe bool, path string) (ExportStats, error) {
+	src, err := m.schema.filesRelation(files, dedupe, true)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	return writeParquet(ctx, m.conn, m.schema, src, path)
+}
+
+// decimalScales are the scales tried, smallest first, for storing a double column as a
+// 64-bit decimal: measurements usually have few decimals, and as integers they take the
+// delta and dictionary encodings that make them small (the idea VictoriaMetrics applies
+// to its floats).
+var decimalScales = []int{0, 1, 2, 3, 4, 5, 6}
+
+// writeParquet writes the rows of src, a query giving the schema's columns with
+// _version, to path. Columns without a value are left out; a double column whose every
+// value survives a round trip through DECIMAL(18, k) for the smallest such k is stored
+// as that decimal.
+func writeParquet(ctx context.Context, conn *dbsql.Conn, schema TableSchema, src, path string) (ExportStats, error) {
+	var st ExportStats
+	cols, err := schema.columns()
+	if err != nil {
+		return st, err
+	}
+	// One pass over src for the row count, the time range, which columns have values and
+	// the scale of each double column.
+	aggs := []string{"count(*)", "coalesce(epoch_ns(min(time)), 0)", "coalesce(epoch_ns(max(time)), 0)"}
+	type probe struct {
+		col    string
+		sqlTyp string
+		first  int // index of its count in the scanned values
+	}
+	var probes []probe
+	for _, c := range cols {
+		if c[0] == ColTime || c[0] == ColMeasureName || c[0] == ColVersion || c[0] == ColSeq {
+			continue
+		}
+		p := probe{col: c[0], sqlTyp: c[1], first: len(aggs)}
+		q := QuoteIdent(c[0])
+		aggs = append(aggs, "count("+q+")")
+		if c[1] == "DOUBLE" {
+			for _, k := range decimalScales {
+				aggs = append(aggs, fmt.Sprintf("bool_and(%s IS NULL OR coalesce(TRY_CAST(TRY_CAST(%s AS DECIMAL(18,%d)) AS DOUBLE) = %s, false))", q, q, k, q))
+			}
+		}
+		probes = append(probes, p)
+	}
+	vals := make([]any, len(aggs))
+	ptrs := make([]any, len(aggs))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM ("+src+")").Scan(ptrs...); err != nil {
+		return st, fmt.Errorf("scan rows to export: %w", err)
+	}
+	st.Rows, st.MinTime, st.MaxTime = toInt64(vals[0]), toInt64(vals[1]), toInt64(vals[2])
+	if st.Rows == 0 {
+		return st, nil
+	}
+	sel := []string{QuoteIdent(ColTime), QuoteIdent(ColMeasureName), QuoteIdent(ColVersion)}
+	st.Columns = []string{ColTime, ColMeasureName, ColVersion}
+	var order []string
+	dims := schema.dimensions()
+	for _, p := range probes {
+		if toInt64(vals[p.first]) == 0 {
+			continue
+		}
+		q := QuoteIdent(p.col)
+		st.Columns = append(st.Columns, p.col)
+		expr := q
+		if p.sqlTyp == "DOUBLE" {
+			for i, k := range decimalScales {
+				if b, _ := vals[p.first+1+i].(bool); b {
+					expr = fmt.Sprintf("CAST(%s AS DECIMAL(18,%d)) AS %s", q, k, q)
+					break
+				}
+			}
+		}
+		sel = append(sel, expr)
+		if slices.Contains(dims, p.col) {
+			order = append(order, q)
+		}
+	}
+	orderBy := append([]string{QuoteIdent(ColMeasureName)}, order...)
+	orderBy = append(orderBy, QuoteIdent(ColTime))
+	q := "COPY (SELECT " + strings.Join(sel, ", ") + " FROM (" + src + ") ORDER BY " + strings.Join(orderBy, ", ") +
+		") TO " + quoteLiteral(path) + " (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION v2, ROW_GROUP_SIZE 122880)"
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return st, fmt.Errorf("write %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// Moved makes the rows of ranges accepted up to maxSeq disappear from the memory table
+// and redefines the view with magnetic, in one transaction: a query sees the rows in the
+// memory tier or in the magnetic files, never in both and never in neither.
+//
+// After dropping them it asks view for the magnetic tier to show, given the days (starts
+// in nanoseconds) of the memory rows still older than cut.
+func (m *MemoryTable) Moved(ctx context.Context, ranges []TimeRange, maxSeq uint64, cut int64, view func(lateDays []int64) Magnetic) error {
+	if err := m.Flush(); err != nil {
+		return err
+	}
+	tx, err := m.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, r := range ranges {
+		q := fmt.Sprintf("DELETE FROM %s WHERE %s >= make_timestamp_ns(%d) AND %s < make_timestamp_ns(%d) AND %s <= %d",
+			m.schema.memoryName(), QuoteIdent(ColTime), r.From, QuoteIdent(ColTime), r.To, QuoteIdent(ColSeq), maxSeq)
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("drop moved rows of %s: %w", m.schema.memoryName(), err)
+		}
+	}
+	days, err := lateDays(ctx, tx, m.schema, cut)
+	if err != nil {
+		return err
+	}
+	if err := m.defineView(ctx, tx, view(days)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// lateDays returns the days of the memory rows older than cut.
+func lateDays(ctx context.Context, tx *dbsql.Tx, schema TableSchema, cut int64) ([]int64, error) {
+	const day = 24 * 60 * 60 * 1_000_000_000
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT epoch_ns(%s) // %d * %d FROM %s WHERE %s < make_timestamp_ns(%d)",
+		QuoteIdent(ColTime), int64(day), int64(day), schema.memoryName(), QuoteIdent(ColTime), cut))
+	if err != nil {
+		return nil, fmt.Errorf("late rows of %s: %w", schema.memoryName(), err)
+	}
+	defer rows.Close()
+	var days []int64
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		days = append(days, d)
+	}
+	return days, rows.Err()
+}
+
+// SetMagnetic redefines the view with magnetic (after compaction or retention).
+func (m *MemoryTable) SetMagnetic(ctx context.Context, magnetic Magnetic) error {
+	return m.defineView(ctx, m.conn, magnetic)
+}
+
+// Drop removes the table's view and memory table.
+func (m *MemoryTable) Drop(ctx context.Context) error {
+	if err := m.closeAppender(); err != nil {
+		return err
+	}
+	if _, err := m.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+m.schema.viewName()); err != nil {
+		return err
+	}
+	_, err := m.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+m.schema.memoryName())
+	return err
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case uint64:
+		return int64(x)
+	case float64:
+		return int64(x)
+	}
+	return 0
+}

@@ -1,0 +1,204 @@
+package tables
+
+import (
+	"math"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// index is the memory tier's record identities: per series (measure name and
+// dimensions), the times it holds, in order, with each row's version, a hash of its
+// values and the seq under which it was accepted. It decides whether a write inserts,
+// replaces, changes nothing or conflicts, without looking at the rows in DuckDB.
+type index struct {
+	series map[string]*series
+	rows   int
+	key    []byte
+}
+
+type series struct {
+	times    []int64
+	versions []int64
+	hashes   []uint64
+	seqs     []uint64
+}
+
+func newIndex() *index { return &index{series: map[string]*series{}} }
+
+// outcome is what a write does to an identity.
+type outcome uint8
+
+const (
+	inserted outcome = iota
+	replaced
+	unchanged
+	conflict
+)
+
+// seriesKey writes r's series key into the index's buffer: the measure name and the
+// dimensions, each name and value ended by a zero byte (names and values hold none).
+func (ix *index) seriesKey(r *row) []byte {
+	k := append(ix.key[:0], r.measureName...)
+	k = append(k, 0)
+	for _, d := range r.dims {
+		k = append(k, d.Name...)
+		k = append(k, 0)
+		k = append(k, d.Value...)
+		k = append(k, 0)
+	}
+	ix.key = k
+	return k
+}
+
+// hashValues hashes a row's measures: names, types and values.
+func hashValues(ms []Measure) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	var b [9]byte
+	for _, m := range ms {
+		d.WriteString(m.Name)
+		b[0] = 0
+		d.Write(b[:1])
+		d.WriteString(string(m.Value.Type))
+		var bits uint64
+		switch m.Value.Type {
+		case Double:
+			bits = math.Float64bits(m.Value.F)
+		case BigInt, Timestamp:
+			bits = uint64(m.Value.I)
+		case Boolean:
+			if m.Value.B {
+				bits = 1
+			}
+		case Varchar:
+			d.WriteString(m.Value.S)
+		}
+		for i := range 8 {
+			b[1+i] = byte(bits >> (8 * i))
+		}
+		d.Write(b[:])
+	}
+	return d.Sum64()
+}
+
+// upsert applies r, accepted under seq, and says what it did; for replaced, old is the
+// seq of the row it replaced; for conflict, existing is the stored version.
+func (ix *index) upsert(r *row, seq uint64) (o outcome, old uint64, existing int64) {
+	key := ix.seriesKey(r)
+	s := ix.series[string(key)]
+	if s == nil {
+		s = &series{}
+		ix.series[string(key)] = s
+	}
+	h := hashValues(r.measures)
+	n := len(s.times)
+	if n == 0 || r.time > s.times[n-1] {
+		s.times = append(s.times, r.time)
+		s.versions = append(s.versions, r.version)
+		s.hashes = append(s.hashes, h)
+		s.seqs = append(s.seqs, seq)
+		ix.rows++
+		return inserted, 0, 0
+	}
+	i, found := slices.BinarySearch(s.times, r.time)
+	if !found {
+		s.times = slices.Insert(s.times, i, r.time)
+		s.versions = slices.Insert(s.versions, i, r.version)
+		s.hashes = slices.Insert(s.hashes, i, h)
+		s.seqs = slices.Insert(s.seqs, i, seq)
+		ix.rows++
+		return inserted, 0, 0
+	}
+	switch {
+	case s.hashes[i] == h && r.version <= s.versions[i]:
+		return unchanged, 0, 0
+	case r.version > s.versions[i]:
+		old = s.seqs[i]
+		s.versions[i], s.hashes[i], s.seqs[i] = r.version, h, seq
+		return replaced, old, 0
+	default:
+		return conflict, 0, s.versions[i]
+	}
+}
+
+// check says what upsert would do, without changing anything.
+func (ix *index) check(r *row) (o outcome, existing int64) {
+	s := ix.series[string(ix.seriesKey(r))]
+	if s == nil {
+		return inserted, 0
+	}
+	n := len(s.times)
+	if n == 0 || r.time > s.times[n-1] {
+		return inserted, 0
+	}
+	i, found := slices.BinarySearch(s.times, r.time)
+	if !found {
+		return inserted, 0
+	}
+	h := hashValues(r.measures)
+	switch {
+	case s.hashes[i] == h && r.version <= s.versions[i]:
+		return unchanged, 0
+	case r.version > s.versions[i]:
+		return replaced, 0
+	default:
+		return conflict, s.versions[i]
+	}
+}
+
+// removeBefore drops the rows older than cut accepted up to maxSeq (moved to the
+// magnetic tier) and returns how many it dropped.
+func (ix *index) removeBefore(cut int64, maxSeq uint64) int {
+	dropped := 0
+	for k, s := range ix.series {
+		j := 0
+		for i, t := range s.times {
+			if t < cut && s.seqs[i] <= maxSeq {
+				dropped++
+				continue
+			}
+			s.times[j], s.versions[j], s.hashes[j], s.seqs[j] = t, s.versions[i], s.hashes[i], s.seqs[i]
+			j++
+		}
+		s.times, s.versions, s.hashes, s.seqs = s.times[:j], s.versions[:j], s.hashes[:j], s.seqs[:j]
+		if j == 0 {
+			delete(ix.series, k)
+		}
+	}
+	ix.rows -= dropped
+	return dropped
+}
+
+// daysBefore returns the start of each UTC day holding rows older than cut accepted up
+// to maxSeq, sorted.
+func (ix *index) daysBefore(cut int64, maxSeq uint64) []int64 {
+	seen := map[int64]bool{}
+	for _, s := range ix.series {
+		for i, t := range s.times {
+			if t >= cut {
+				break
+			}
+			if s.seqs[i] <= maxSeq {
+				seen[dayStart(t)] = true
+			}
+		}
+	}
+	days := make([]int64, 0, len(seen))
+	for d := range seen {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	return days
+}
+
+const nanosPerDay = int64(24 * 60 * 60 * 1e9)
+
+// dayStart returns the start of t's UTC day, in nanoseconds.
+func dayStart(t int64) int64 {
+	d := t / nanosPerDay
+	if t < 0 && t%nanosPerDay != 0 {
+		d--
+	}
+	return d * nanosPerDay
+}

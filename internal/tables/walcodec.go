@@ -1,0 +1,240 @@
+package tables
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// walEntryVersion is the version of a write-ahead log entry's payload.
+const walEntryVersion = 1
+
+// walEncoder encodes the rows one write accepted as one log entry:
+//
+//	u8       version (1)
+//	uvarint  number of names, then each name as uvarint length + bytes
+//	uvarint  number of rows, then each row:
+//	  i64 LE   time, nanoseconds since the epoch
+//	  uvarint  version
+//	  uvarint  index of the measure name in the names
+//	  uvarint  number of dimensions, then each: uvarint name index, uvarint length + value bytes
+//	  uvarint  number of measures, then each: uvarint name index, u8 type, value:
+//	           double: u64 LE of its bits; bigint and timestamp: zig-zag varint;
+//	           boolean: u8 0 or 1; varchar: uvarint length + bytes
+//
+// Names are listed once per entry because the same dimension and measure names repeat
+// in every row of a write.
+type walEncoder struct {
+	names    map[string]uint64
+	nameList []string
+	body     []byte
+	rows     int
+	out      []byte
+}
+
+var typeCodes = map[ColumnType]byte{Double: 1, BigInt: 2, Varchar: 3, Boolean: 4, Timestamp: 5}
+var codeTypes = [...]ColumnType{1: Double, 2: BigInt, 3: Varchar, 4: Boolean, 5: Timestamp}
+
+func (e *walEncoder) reset() {
+	if e.names == nil {
+		e.names = map[string]uint64{}
+	}
+	clear(e.names)
+	e.nameList, e.body, e.rows = e.nameList[:0], e.body[:0], 0
+}
+
+func (e *walEncoder) name(s string) uint64 {
+	if i, ok := e.names[s]; ok {
+		return i
+	}
+	i := uint64(len(e.nameList))
+	e.names[s] = i
+	e.nameList = append(e.nameList, s)
+	return i
+}
+
+func (e *walEncoder) add(r *row) {
+	b := binary.LittleEndian.AppendUint64(e.body, uint64(r.time))
+	b = binary.AppendUvarint(b, uint64(r.version))
+	b = binary.AppendUvarint(b, e.name(r.measureName))
+	b = binary.AppendUvarint(b, uint64(len(r.dims)))
+	for _, d := range r.dims {
+		b = binary.AppendUvarint(b, e.name(d.Name))
+		b = binary.AppendUvarint(b, uint64(len(d.Value)))
+		b = append(b, d.Value...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.measures)))
+	for _, m := range r.measures {
+		b = binary.AppendUvarint(b, e.name(m.Name))
+		b = append(b, typeCodes[m.Value.Type])
+		switch m.Value.Type {
+		case Double:
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))
+		case BigInt, Timestamp:
+			b = binary.AppendVarint(b, m.Value.I)
+		case Boolean:
+			if m.Value.B {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		case Varchar:
+			b = binary.AppendUvarint(b, uint64(len(m.Value.S)))
+			b = append(b, m.Value.S...)
+		}
+	}
+	e.body = b
+	e.rows++
+}
+
+// payload returns the entry; valid until the next reset.
+func (e *walEncoder) payload() []byte {
+	out := append(e.out[:0], walEntryVersion)
+	out = binary.AppendUvarint(out, uint64(len(e.nameList)))
+	for _, n := range e.nameList {
+		out = binary.AppendUvarint(out, uint64(len(n)))
+		out = append(out, n...)
+	}
+	out = binary.AppendUvarint(out, uint64(e.rows))
+	out = append(out, e.body...)
+	e.out = out
+	return out
+}
+
+var errShortEntry = errors.New("entry ends early")
+
+// decodeWALEntry calls fn with each row of an entry. The row's strings are copies; its
+// slices are reused between calls.
+func decodeWALEntry(p []byte, fn func(r *row) error) error {
+	d := walDecoder{p: p}
+	if v := d.byte(); v != walEntryVersion {
+		return fmt.Errorf("entry version %d; this eddy reads version %d", v, walEntryVersion)
+	}
+	names := make([]string, d.count())
+	for i := range names {
+		names[i] = d.str()
+	}
+	name := func() string {
+		i := d.uvarint()
+		if i >= uint64(len(names)) {
+			d.err = fmt.Errorf("name index %d out of %d", i, len(names))
+			return ""
+		}
+		return names[i]
+	}
+	n := d.uvarint()
+	var r row
+	for range n {
+		if d.err != nil {
+			break
+		}
+		r.time = int64(d.u64())
+		r.version = int64(d.uvarint())
+		r.measureName = name()
+		r.dims = r.dims[:0]
+		for range d.count() {
+			r.dims = append(r.dims, Dimension{Name: name(), Value: d.str()})
+		}
+		r.measures = r.measures[:0]
+		for range d.count() {
+			m := Measure{Name: name()}
+			c := d.byte()
+			if int(c) >= len(codeTypes) || codeTypes[c] == "" {
+				return fmt.Errorf("unknown value type %d", c)
+			}
+			m.Value.Type = codeTypes[c]
+			switch m.Value.Type {
+			case Double:
+				m.Value.F = math.Float64frombits(d.u64())
+			case BigInt, Timestamp:
+				m.Value.I = d.varint()
+			case Boolean:
+				m.Value.B = d.byte() == 1
+			case Varchar:
+				m.Value.S = d.str()
+			}
+			r.measures = append(r.measures, m)
+		}
+		if d.err != nil {
+			break
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return d.err
+}
+
+type walDecoder struct {
+	p   []byte
+	err error
+}
+
+func (d *walDecoder) fail() {
+	if d.err == nil {
+		d.err = errShortEntry
+	}
+	d.p = nil
+}
+
+func (d *walDecoder) byte() byte {
+	if len(d.p) < 1 {
+		d.fail()
+		return 0
+	}
+	b := d.p[0]
+	d.p = d.p[1:]
+	return b
+}
+
+func (d *walDecoder) u64() uint64 {
+	if len(d.p) < 8 {
+		d.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.p)
+	d.p = d.p[8:]
+	return v
+}
+
+func (d *walDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.p)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.p = d.p[n:]
+	return v
+}
+
+func (d *walDecoder) varint() int64 {
+	v, n := binary.Varint(d.p)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.p = d.p[n:]
+	return v
+}
+
+// count reads a count that must not exceed the bytes left (each item takes at least one).
+func (d *walDecoder) count() uint64 {
+	n := d.uvarint()
+	if n > uint64(len(d.p)) {
+		d.fail()
+		return 0
+	}
+	return n
+}
+
+func (d *walDecoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.p)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.p[:n])
+	d.p = d.p[n:]
+	return s
+}
