@@ -124,7 +124,9 @@ type magneticStore struct {
 }
 
 // path returns the local path of key.
-func (s *magneticStore) path(key string) string { return filepath.Join(s.local, filepath.FromSlash(key)) }
+func (s *magneticStore) path(key string) string {
+	return filepath.Join(s.local, filepath.FromSlash(key))
+}
 
 // stage returns a local path to write a new file for key to before publish.
 func (s *magneticStore) stage(key string) (string, error) {
@@ -281,7 +283,9 @@ func (s *magneticStore) list(ctx context.Context, prefix string) ([]string, erro
 // corruptError is a magnetic file that cannot be served.
 type corruptError struct{ key, why string }
 
-func (e *corruptError) Error() string { return fmt.Sprintf("magnetic file %s is corrupt: %s", e.key, e.why) }
+func (e *corruptError) Error() string {
+	return fmt.Sprintf("magnetic file %s is corrupt: %s", e.key, e.why)
+}
 
 func fileSum(path string) (int64, string, error) {
 	f, err := os.Open(path)

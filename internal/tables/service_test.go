@@ -169,14 +169,14 @@ func TestRejections(t *testing.T) {
 	h.createTable("fleet", "cpu", TableOptions{})
 	now := h.clock.Now()
 	res := h.write("fleet", "cpu",
-		cpu("a", now, 10, 0),                     // 0 stored
-		cpu("a", now.Add(-7*time.Hour), 10, 0),   // 1 older than the memory retention
-		cpu("a", now.Add(time.Hour), 10, 0),      // 2 too far in the future
-		cpu("a", now, 12, 0),                     // 3 other values, same version
-		cpu("a", now, 10, 0),                     // 4 identical repeat
-		Record{Time: now.UnixMilli(), Dimensions: []Dimension{{"usage_user", "x"}}, MeasureName: "m", Measures: []Measure{{Value: DoubleValue(1)}}}, // 5 measure used as a dimension
+		cpu("a", now, 10, 0),                   // 0 stored
+		cpu("a", now.Add(-7*time.Hour), 10, 0), // 1 older than the memory retention
+		cpu("a", now.Add(time.Hour), 10, 0),    // 2 too far in the future
+		cpu("a", now, 12, 0),                   // 3 other values, same version
+		cpu("a", now, 10, 0),                   // 4 identical repeat
+		Record{Time: now.UnixMilli(), Dimensions: []Dimension{{"usage_user", "x"}}, MeasureName: "m", Measures: []Measure{{Value: DoubleValue(1)}}},    // 5 measure used as a dimension
 		Record{Time: now.UnixMilli(), Dimensions: []Dimension{{"host", "a"}}, MeasureName: "cpu", Measures: []Measure{{"usage_user", BigIntValue(1)}}}, // 6 type conflict
-		Record{Time: now.UnixMilli(), Dimensions: []Dimension{{"time", "a"}}, MeasureName: "x", Measures: []Measure{{Value: DoubleValue(1)}}},       // 7 reserved name
+		Record{Time: now.UnixMilli(), Dimensions: []Dimension{{"time", "a"}}, MeasureName: "x", Measures: []Measure{{Value: DoubleValue(1)}}},          // 7 reserved name
 		cpu("a", now, 13, 2), // 8 replaces with a higher version
 	)
 	want := map[int]string{1: CodeTooOld, 2: CodeTooNew, 3: CodeVersionConflict, 5: CodeTypeConflict, 6: CodeTypeConflict, 7: CodeInvalidRecord}

@@ -45,7 +45,7 @@ type table struct {
 	// is a late write, which the view resolves against the magnetic files.
 	movedCut int64
 	queue    chan *pubBatch
-	closed bool
+	closed   bool
 
 	memMu     sync.Mutex
 	mem       *eddysql.MemoryTable
@@ -70,7 +70,7 @@ type pubBatch struct {
 	// cols is the layout the rows were built with (a prefix of the table's, which only
 	// grows at its end).
 	cols []eddysql.Column
-	rows    []eddysql.Row
+	rows []eddysql.Row
 	// repl marks rows that replace a row of an earlier batch (deleted in the same
 	// transaction); dead marks rows replaced within this batch, never published.
 	repl, dead []bool
@@ -78,8 +78,8 @@ type pubBatch struct {
 	// late holds the days of this batch's late rows.
 	late     []int64
 	firstSeq uint64
-	durable    chan struct{}
-	err        error
+	durable  chan struct{}
+	err      error
 }
 
 func (b *pubBatch) add(r eddysql.Row, repl bool) {
