@@ -60,6 +60,12 @@ type Config struct {
 	// RestartStrategy and RestartDelay decide how a failed job starts again.
 	RestartStrategy string
 	RestartDelay    time.Duration
+	// TablesMagneticURL is the bucket of the tables' magnetic tier; empty means a
+	// directory in DataDir.
+	TablesMagneticURL string
+	// TieringInterval is how often tables move aged rows to the magnetic tier, drop
+	// expired partitions and compact.
+	TieringInterval time.Duration
 }
 
 // Default returns the settings eddy uses when nothing overrides them.
@@ -79,6 +85,7 @@ func Default() Config {
 		CheckpointInterval: 10 * time.Second,
 		RestartStrategy:    "exponential-backoff",
 		RestartDelay:       time.Second,
+		TieringInterval:    time.Minute,
 	}
 }
 

@@ -401,8 +401,8 @@ func TestAddFlags(t *testing.T) {
 	for _, s := range Default().Settings() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 19 {
-		t.Errorf("got %d flags, want 19 (18 settings and --config)", len(names))
+	if len(names) != 21 {
+		t.Errorf("got %d flags, want 21 (20 settings and --config)", len(names))
 	}
 	for _, n := range names {
 		f := fs.Lookup(n)

@@ -61,6 +61,10 @@ var settings = []setting{
 		func(c *Config) any { return &c.RestartStrategy }},
 	{"restart-delay", "delay before restarting a failed job (the first delay of the backoff)",
 		func(c *Config) any { return &c.RestartDelay }},
+	{"tables-magnetic-url", "where tables keep their magnetic tier (Parquet files): file:///dir or s3://bucket (with ?endpoint=...&use_path_style=true for S3-compatible stores; read through a local copy in <data-dir>/tables/cache); empty means <data-dir>/tables/magnetic",
+		func(c *Config) any { return &c.TablesMagneticURL }},
+	{"tiering-interval", "how often tables move rows older than the memory retention to the magnetic tier, drop partitions older than the magnetic retention and compact small files",
+		func(c *Config) any { return &c.TieringInterval }},
 }
 
 // lookupSetting returns the table row for a flag name.

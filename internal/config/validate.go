@@ -97,6 +97,9 @@ func (c Config) problems() []*SettingError {
 	if c.RestartDelay <= 0 {
 		bad("restart-delay", "must be greater than 0")
 	}
+	if c.TieringInterval < 100*time.Millisecond {
+		bad("tiering-interval", "must be at least 100ms")
+	}
 	if c.CheckpointInterval < 10*time.Millisecond {
 		bad("checkpoint-interval", "must be at least 10ms")
 	}
