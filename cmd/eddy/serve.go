@@ -155,6 +155,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	srv := server.New(server.Options{
 		Streams:    svc,
 		Jobs:       jobManager,
+		Query:      sqlEngine,
 		Tables:     catalog,
 		Auth:       tokens,
 		Registerer: reg,

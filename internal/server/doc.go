@@ -32,6 +32,8 @@
 //	GET    /v1/databases/{db}/tables/{table}  settings and learned schema     200 Table
 //	PATCH  /v1/databases/{db}/tables/{table}  change settings                 200 Table
 //	DELETE /v1/databases/{db}/tables/{table}  delete a table                  204
+//	POST   /v1/query                          run a SQL query, or read its next page  200 QueryResponse
+//	DELETE /v1/queries/{id}                   cancel a query or drop its open result  204
 //
 // A put answers 200 whenever the request as a whole was valid, even if every record
 // failed, as Kinesis does: the caller checks failedCount and retries the failed records.

@@ -39,6 +39,8 @@ type Options struct {
 	Streams StreamsAPI
 	// Jobs runs built-in jobs; nil leaves out the job endpoints and metrics.
 	Jobs JobsAPI
+	// Query is the SQL engine; nil leaves out the query endpoints.
+	Query QueryAPI
 	// Tables is the table catalog; nil leaves out the database and table endpoints.
 	Tables TablesAPI
 	Auth   Authenticator
@@ -107,6 +109,9 @@ func New(opts Options) *Server {
 	s.handle("GET /v1/streams/{name}/subscribe", true, s.subscribe)
 	if opts.Jobs != nil {
 		s.routeJobs(opts.Jobs)
+	}
+	if opts.Query != nil {
+		s.routeQueries(opts.Query)
 	}
 	if opts.Tables != nil {
 		s.routeTables(opts.Tables)

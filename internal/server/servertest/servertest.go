@@ -24,6 +24,8 @@ type Options struct {
 	MaxStore int64
 	// Streams configures the streams service.
 	Streams streams.Options
+	// Query is the SQL engine of the query endpoints; nil leaves them out.
+	Query server.QueryAPI
 }
 
 // Env is a running server and what a test needs to call it.
@@ -72,7 +74,7 @@ func StartWith(tb testing.TB, opts Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := server.New(server.Options{Streams: svc, Auth: tokens, Registerer: reg, Gatherer: reg})
+	srv := server.New(server.Options{Streams: svc, Query: opts.Query, Auth: tokens, Registerer: reg, Gatherer: reg})
 	hs := httptest.NewServer(srv.Handler())
 	tb.Cleanup(func() {
 		srv.Drain()
