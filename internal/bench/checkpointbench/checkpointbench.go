@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,6 +20,8 @@ import (
 
 // Config chooses the cases to run.
 type Config struct {
+	// Backends lists the state backends to try: "heap", "pebble" or both.
+	Backends []string
 	// States lists the state sizes to try, in bytes of values: a state of S bytes holds
 	// S ÷ ValueBytes keys.
 	States     []int64
@@ -41,6 +44,7 @@ type Config struct {
 // live). A 1 GB state is opt-in: it needs about ten times that.
 func DefaultConfig() Config {
 	return Config{
+		Backends:    []string{"heap"},
 		States:      []int64{100 * mb},
 		ValueBytes:  100,
 		Interval:    2 * time.Second,
@@ -59,6 +63,14 @@ const (
 const maxKeys = 2_000_000_000
 
 func (c *Config) validate() error {
+	if len(c.Backends) == 0 {
+		return errors.New("need at least one state backend")
+	}
+	for _, b := range c.Backends {
+		if b != "heap" && b != "pebble" {
+			return fmt.Errorf("state backend %q: want heap or pebble", b)
+		}
+	}
 	switch {
 	case len(c.States) == 0:
 		return errors.New("need at least one state size")
@@ -122,9 +134,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	mem, restoreLimit := planMemory()
 	defer restoreLimit()
-	for _, s := range cfg.States {
-		if err := mem.check(s, s/int64(cfg.ValueBytes), cfg.ValueBytes); err != nil {
-			return nil, err
+	if slices.Contains(cfg.Backends, "heap") {
+		for _, s := range cfg.States {
+			if err := mem.check(s, s/int64(cfg.ValueBytes), cfg.ValueBytes); err != nil {
+				return nil, err
+			}
 		}
 	}
 	base, fs, err := checkpointBase(cfg.Dir)
@@ -149,24 +163,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		GoVersion:       runtime.Version(),
 		StoreDir:        dir,
 		StoreFS:         fs,
-		NotMeasured:     []string{notMeasuredIncremental},
 		MemoryAvailable: mem.available,
 		MemoryLimit:     mem.limit,
 	}
 	defer rep.check()
 	b := &bench{cfg: cfg, dir: dir}
 	for _, s := range cfg.States {
-		res, err := b.runCase(ctx, s)
-		if err != nil {
-			return rep, fmt.Errorf("state %s: %w", FormatSize(s), err)
+		for _, backend := range cfg.Backends {
+			res, err := b.runCase(ctx, backend, s)
+			if err != nil {
+				return rep, fmt.Errorf("%s state %s: %w", backend, FormatSize(s), err)
+			}
+			rep.Results = append(rep.Results, res)
 		}
-		rep.Results = append(rep.Results, res)
 	}
 	return rep, nil
 }
-
-// notMeasuredIncremental says why the report has no rows for incremental checkpoints.
-const notMeasuredIncremental = "Incremental checkpoints (Pebble state backend): not measured, no rows, because the Pebble backend is not built yet."
 
 // bench is one run.
 type bench struct {
@@ -180,16 +192,23 @@ func (b *bench) progress(format string, args ...any) {
 	}
 }
 
-// runCase measures one state size: a baseline job without checkpoints, the same job
-// with checkpoints, then a new run restoring the latest of them. Only one job holds
+// runCase measures one state size with one backend: a baseline job without
+// checkpoints, the same job with checkpoints (and, at its end, a checkpoint after 1% of
+// the keys changed), then a new run restoring the latest of them. Only one job holds
 // state at a time, and the memory of the last is returned before the next starts.
-func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err error) {
+func (b *bench) runCase(ctx context.Context, backend string, stateBytes int64) (res Result, err error) {
 	keys := stateBytes / int64(b.cfg.ValueBytes)
-	res = Result{StateBytes: stateBytes, Keys: keys}
+	res = Result{Backend: backend, StateBytes: stateBytes, Keys: keys}
 	peak := startPeakSampler()
 	defer func() { res.PeakMemoryBytes, res.PeakLiveHeapBytes = peak.stop() }()
-	name := FormatSize(stateBytes)
-	p := plan{keys: keys, valueBytes: b.cfg.ValueBytes, fill: true, parallelism: b.cfg.Parallelism}
+	name := backend + " " + FormatSize(stateBytes)
+	caseDir := filepath.Join(b.dir, backend+"-"+strings.ReplaceAll(FormatSize(stateBytes), " ", ""))
+	p := plan{keys: keys, valueBytes: b.cfg.ValueBytes, fill: true, parallelism: b.cfg.Parallelism, backend: flow.HeapBackend()}
+	if backend == "pebble" {
+		p.stateDir = filepath.Join(caseDir, "state")
+		p.backend = flow.PebbleBackend(p.stateDir)
+	}
+	defer os.RemoveAll(caseDir)
 
 	b.progress("state %s: baseline, no checkpoints: fill %d keys, then %s of records", name, keys, b.cfg.Duration)
 	returnMemory()
@@ -200,9 +219,10 @@ func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err 
 	}
 	res.FillSeconds = base.fill.Seconds()
 	res.HeapBytes = max(base.heap-before, 0)
+	res.DiskBytes = base.disk
 	res.BaselineRecordsPerSec = base.rate
 
-	storeDir := filepath.Join(b.dir, strings.ReplaceAll(name, " ", ""))
+	storeDir := filepath.Join(caseDir, "checkpoints")
 	if err := os.MkdirAll(storeDir, 0o755); err != nil {
 		return res, fmt.Errorf("make checkpoint dir: %w", err)
 	}
@@ -211,11 +231,13 @@ func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err 
 		return res, err
 	}
 	defer store.Close()
-	defer os.RemoveAll(storeDir)
 
-	b.progress("state %s: checkpoints every %s: fill, then %s of records", name, b.cfg.Interval, b.cfg.Duration)
+	b.progress("state %s: checkpoints every %s: fill, then %s of records, then a checkpoint after 1%% of the keys changed", name, b.cfg.Interval, b.cfg.Duration)
 	returnMemory()
-	p.checkpoints = &flow.CheckpointOptions{Store: store, Interval: b.cfg.Interval}
+	// The harness triggers the checkpoints (Job.Checkpoint), so that it can stop them
+	// for the incremental measurement at the end.
+	p.checkpoints = &flow.CheckpointOptions{Store: store, Interval: time.Hour}
+	p.trigger = b.cfg.Interval
 	cp, err := b.phase(ctx, p, stateBytes)
 	if err != nil {
 		return res, fmt.Errorf("with checkpoints: %w", err)
@@ -225,13 +247,15 @@ func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err 
 	if base.rate > 0 {
 		res.VsBaseline = cp.rate / base.rate
 	}
-	res.setCheckpoints(cp.checkpoints)
+	res.setCheckpoints(cp.periodic)
+	res.setIncremental(cp.checkpoints, cp.changed)
 
 	b.progress("state %s: restore the latest checkpoint in a new run", name)
 	returnMemory()
 	p.fill = false
 	// The restoring run takes no checkpoint while it is watched.
 	p.checkpoints = &flow.CheckpointOptions{Store: store, Interval: time.Hour}
+	p.trigger = 0
 	rec, err := restore(ctx, p)
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
@@ -248,14 +272,18 @@ func (b *bench) runCase(ctx context.Context, stateBytes int64) (res Result, err 
 // phaseResult is what one measured job did.
 type phaseResult struct {
 	fill time.Duration
-	// heap is the Go heap in use right after the fill, after a full GC.
-	heap int64
+	// heap is the Go heap in use right after the fill, after a full GC; disk is what the
+	// Pebble state's working copies take on disk then.
+	heap, disk int64
 	// measured is how long the events were counted, and rate how many were processed
 	// per second.
 	measured time.Duration
 	rate     float64
-	// checkpoints are those triggered after the fill.
-	checkpoints []flow.CheckpointStatus
+	// periodic are the checkpoints triggered every interval after the fill; checkpoints
+	// are those and the two of the incremental measurement, the last taken after
+	// changed keys were updated.
+	periodic, checkpoints []flow.CheckpointStatus
+	changed               int64
 }
 
 // minCheckpoints is how many checkpoints the checkpointing phase waits for beyond its
@@ -268,12 +296,16 @@ const (
 
 // phase runs the job of p: it waits for the fill to be processed, collects garbage,
 // then counts events for Duration (with checkpoints, also until minCheckpoints have
-// completed) and stops the job.
+// completed), measures an incremental checkpoint if it takes checkpoints, and stops
+// the job.
 func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResult, error) {
 	var out phaseResult
+	p.control = newControl()
 	job, c := newJob(p)
 	r := start(ctx, job)
 	defer r.stop()
+	stopTrigger := func() error { return nil }
+	defer func() { _ = stopTrigger() }()
 	begin := time.Now()
 	if err := r.waitFor(ctx, func() bool { return c.total(countFilled) == p.keys }, fillTimeout(stateBytes)); err != nil {
 		return out, fmt.Errorf("fill %d keys: %w", p.keys, err)
@@ -283,6 +315,10 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 	// Both phases start from a collected heap, and the baseline's heap is the state's.
 	runtime.GC()
 	out.heap = heapInUse()
+	out.disk = diskUsage(p.stateDir)
+	if p.trigger > 0 {
+		stopTrigger = r.trigger(ctx, job, p.trigger)
+	}
 
 	// A checkpoint triggered after the last fill record was processed holds every key.
 	complete := func() []flow.CheckpointStatus {
@@ -304,12 +340,76 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 			return out, fmt.Errorf("wait for %d checkpoints: %w", minCheckpoints, err)
 		}
 	}
-	out.measured, out.checkpoints = time.Since(from), complete()
+	out.measured, out.periodic = time.Since(from), complete()
 	out.rate = float64(c.total(countEvents)-events0) / out.measured.Seconds()
+	if p.trigger > 0 {
+		if err := stopTrigger(); err != nil {
+			return out, err
+		}
+		changed, err := incremental(ctx, r, job, p, c)
+		if err != nil {
+			return out, fmt.Errorf("incremental checkpoint: %w", err)
+		}
+		out.changed = changed
+	}
+	out.checkpoints = complete()
 	if n := c.total(countMissing); n > 0 {
 		return out, fmt.Errorf("%d events found no value for their key after the fill", n)
 	}
 	return out, r.stop()
+}
+
+// incremental stops the source's updates, takes a checkpoint, updates 1% of the keys
+// (distinct ones), waits until they are processed and takes another: the last
+// checkpoint holds only that change beyond the one before. Events go on throughout.
+func incremental(ctx context.Context, r *runner, job *flow.Job, p plan, c *counters) (int64, error) {
+	p.control.updates.Store(false)
+	if _, err := job.Checkpoint(ctx); err != nil {
+		return 0, err
+	}
+	changed := max(p.keys/100, 1)
+	target := c.total(countUpdated) + changed
+	p.control.burst.Add(changed)
+	if err := r.waitFor(ctx, func() bool { return c.total(countUpdated) >= target }, maxCheckpointWait); err != nil {
+		return 0, fmt.Errorf("wait for %d updates: %w", changed, err)
+	}
+	_, err := job.Checkpoint(ctx)
+	return changed, err
+}
+
+// trigger takes a checkpoint every interval, or right after the last when that took
+// longer, until the returned function is called; that returns the first failure.
+func (r *runner) trigger(ctx context.Context, job *flow.Job, interval time.Duration) func() error {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			case <-r.done:
+				done <- nil
+				return
+			case <-tick.C:
+			}
+			if _, err := job.Checkpoint(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	var once bool
+	return func() error {
+		if once {
+			return nil
+		}
+		once = true
+		close(stop)
+		return <-done
+	}
 }
 
 // fillTimeout bounds the fill generously: a 100 MB state of 100-byte values fills in
@@ -423,7 +523,21 @@ func (r *runner) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// setCheckpoints summarises the checkpoints of the measured phase.
+// setIncremental takes the first checkpoint after the fill (which holds all the state
+// it refers to) and the last, taken after changed keys were updated (which uploads
+// only what changed, with Pebble), from the checkpoints of the measured phase.
+func (r *Result) setIncremental(cps []flow.CheckpointStatus, changed int64) {
+	if len(cps) < 3 || changed == 0 {
+		return
+	}
+	first, last := cps[0], cps[len(cps)-1]
+	r.FirstCheckpointMs, r.FirstCheckpointBytes = ms(first.Duration), int64(first.Bytes)
+	r.ChangedKeys = changed
+	r.IncrementalMs, r.IncrementalBytes, r.IncrementalFullBytes = ms(last.Duration), int64(last.Bytes), int64(last.FullBytes)
+	r.IncrementalPercent = 100 * float64(last.Bytes) / float64(r.StateBytes)
+}
+
+// setCheckpoints summarises the periodic checkpoints of the measured phase.
 func (r *Result) setCheckpoints(cps []flow.CheckpointStatus) {
 	r.Checkpoints = len(cps)
 	if len(cps) == 0 {
@@ -457,6 +571,23 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // returnMemory collects the last job's state and returns the freed memory to the OS,
 // so one case's peak does not carry into the next.
 func returnMemory() { debug.FreeOSMemory() }
+
+// diskUsage is what the files under dir take; 0 for no dir.
+func diskUsage(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
 
 // heapInUse is the heap bytes in live and not yet swept objects, from MemStats.
 func heapInUse() int64 {

@@ -1,8 +1,10 @@
-// Package checkpointbench measures flow's checkpoints of a keyed heap state, as
-// `eddy bench checkpoint` prints them: how long a checkpoint takes, how long it stops a
-// subtask from processing (the pause), how many bytes it writes, how much it slows the
-// record stream down against a baseline run of the same job without checkpoints, and how
-// long a new run takes to restore the latest checkpoint and process a record again.
+// Package checkpointbench measures flow's checkpoints of keyed state, with the heap or
+// the Pebble state backend, as `eddy bench checkpoint` prints them: how long a checkpoint
+// takes, how long it stops a subtask from processing (the pause), how many bytes it
+// writes (and, after 1% of the keys changed, how few an incremental Pebble checkpoint
+// writes), how much it slows the record stream down against a baseline run of the same
+// job without checkpoints, and how long a new run takes to restore the latest checkpoint
+// and process a record again.
 //
 // # The job
 //
@@ -15,15 +17,21 @@
 //
 // # The phases
 //
-// Each state size runs the job three times, one after the other, so that only one copy
-// of the state is ever in memory:
+// Each backend and state size runs the job three times, one after the other, so that
+// only one copy of the state is ever in memory:
 //
 //  1. the baseline: no checkpoints. After the fill, a full GC, then the heap in use is
 //     read from runtime.MemStats (the state's heap) and events are counted for Duration.
-//  2. the same with checkpoints every Interval to a file:// flow.BlobStore. After the
-//     fill, a full GC, then events are counted for Duration, or longer until three
-//     checkpoints have completed; those triggered after the fill was processed are
-//     the ones reported (earlier ones hold part of the state).
+//  2. the same with checkpoints every Interval to a file:// flow.BlobStore, triggered
+//     by the harness (Job.Checkpoint) once the fill was processed. After the fill, a
+//     full GC, then events are counted for Duration, or longer until three
+//     checkpoints have completed. Then the incremental measurement: the steady updates
+//     stop, a checkpoint is taken, 1% of the keys (distinct ones) are updated and,
+//     once they are processed, another checkpoint is taken. The first checkpoint after
+//     the fill writes the whole state with either backend; the last writes the whole
+//     state again with the heap backend, and with Pebble only the SST files written
+//     since the one before (the memtable flushed at the barrier, and what compactions
+//     rewrote).
 //  3. a new run of the job, restoring the latest complete checkpoint: recovery is timed
 //     from the call of flow.Run to the first record a keyed subtask processes, and the
 //     next events check that their keys have values.
@@ -32,6 +40,9 @@
 // of its own rather than a phase of the checkpointing run.
 //
 // # Memory
+//
+// Pebble state lives on disk, under the same directory as the checkpoints; its memory
+// is a few memtables and block caches. The rest of this section is about heap state.
 //
 // A checkpoint of the heap state holds, while it is taken and written, about three
 // times the state's heap, and with the default GOGC the runtime lets garbage grow to as

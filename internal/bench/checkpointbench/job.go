@@ -40,7 +40,27 @@ type plan struct {
 	// has its state already.
 	fill        bool
 	parallelism int
+	backend     flow.StateBackend
+	// stateDir holds the Pebble backend's working copies; empty for heap state.
+	stateDir    string
 	checkpoints *flow.CheckpointOptions
+	// trigger, if positive, is how often the harness takes checkpoints.
+	trigger time.Duration
+	control *control
+}
+
+// control lets the harness steer the source while it runs.
+type control struct {
+	// updates turns the source's steady updates of 1% of the keys per second on and off.
+	updates atomic.Bool
+	// burst asks the source for that many updates of distinct keys now.
+	burst atomic.Int64
+}
+
+func newControl() *control {
+	c := &control{}
+	c.updates.Store(true)
+	return c
 }
 
 // counters are what the keyed subtasks have done, read by the harness while the job
@@ -61,6 +81,8 @@ const (
 	countEvents
 	// countMissing counts events whose key had no value: after a fill or a restore, a bug.
 	countMissing
+	// countUpdated counts update records.
+	countUpdated
 	numCounters
 )
 
@@ -82,8 +104,11 @@ func (c *counters) total(k counter) int64 {
 // one keyed operator holding a ValueState[[]byte] per key.
 func newJob(p plan) (*flow.Job, *counters) {
 	c := &counters{subtasks: make([]subtaskCounters, p.parallelism)}
-	job := flow.NewJob(jobName, flow.JobOptions{Parallelism: p.parallelism, Checkpoints: p.checkpoints})
-	src := flow.FromSource(job, "records", 1, &source{keys: p.keys, fill: p.fill})
+	job := flow.NewJob(jobName, flow.JobOptions{Parallelism: p.parallelism, Checkpoints: p.checkpoints, StateBackend: p.backend})
+	if p.control == nil {
+		p.control = newControl()
+	}
+	src := flow.FromSource(job, "records", 1, &source{keys: p.keys, fill: p.fill, control: p.control})
 	keyed := flow.KeyBy(src, func(r record) int64 { return r.Key })
 	pattern := randomBytes(p.valueBytes + 4096)
 	flow.Process(keyed, "state", func(rt *flow.Runtime[int64]) flow.KeyedProcessor[int64, record, struct{}] {
@@ -106,6 +131,8 @@ func newJob(p plan) (*flow.Job, *counters) {
 				value.Update(v)
 				if r.Kind == fill {
 					sc.n[countFilled].Add(1)
+				} else {
+					sc.n[countUpdated].Add(1)
 				}
 			case event:
 				if _, ok := value.Value(); !ok {
@@ -123,8 +150,9 @@ func newJob(p plan) (*flow.Job, *counters) {
 // keys per second mixed in. Keys of events and updates are scattered over the whole
 // key space, so state access misses the CPU cache as it would with real keys.
 type source struct {
-	keys int64
-	fill bool
+	keys    int64
+	fill    bool
+	control *control
 }
 
 // emitBetweenChecks is how many events the source emits between looks at the clock and
@@ -143,17 +171,28 @@ func (s *source) Run(ctx context.Context, _, _ int, out flow.SourceOutput[record
 	keys := uint64(s.keys)
 	updatesPerSec := float64(s.keys) / 100
 	start := time.Now()
-	var events, updates uint64
+	var events, updates, paused uint64
+	// A multiplicative walk by a prime larger than any key count: consecutive updates
+	// touch distinct keys until every key has had one.
+	emitUpdate := func() {
+		out.Emit(record{Key: int64(updates * 2654435761 % keys), Kind: update}, flow.NoTimestamp)
+		updates++
+	}
 	for ctx.Err() == nil {
 		for range emitBetweenChecks {
 			out.Emit(record{Key: int64(scatter(events) % keys), Kind: event}, flow.NoTimestamp)
 			events++
 		}
-		due := uint64(time.Since(start).Seconds() * updatesPerSec)
-		for ; updates < due; updates++ {
-			// A multiplicative walk by a prime larger than any key count: consecutive
-			// updates touch distinct keys until every key has had one.
-			out.Emit(record{Key: int64(updates * 2654435761 % keys), Kind: update}, flow.NoTimestamp)
+		for n := s.control.burst.Swap(0); n > 0; n-- {
+			emitUpdate()
+			paused++
+		}
+		if !s.control.updates.Load() {
+			continue
+		}
+		due := uint64(time.Since(start).Seconds()*updatesPerSec) + paused
+		for updates < due {
+			emitUpdate()
 		}
 	}
 	return nil

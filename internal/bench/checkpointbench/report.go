@@ -37,14 +37,18 @@ type Report struct {
 	NotMeasured []string `json:"notMeasured"`
 }
 
-// Result is one state size.
+// Result is one state size with one backend.
 type Result struct {
+	// Backend is the state backend: heap or pebble.
+	Backend string `json:"backend"`
 	// StateBytes is the size of the values: Keys × the value size.
 	StateBytes int64 `json:"stateBytes"`
 	Keys       int64 `json:"keys"`
 	// HeapBytes is the Go heap the filled state takes: MemStats.HeapAlloc after a full
 	// GC, less the same before the job started.
 	HeapBytes int64 `json:"heapBytes"`
+	// DiskBytes is what the Pebble working copies of the filled state take on disk.
+	DiskBytes int64 `json:"diskBytes,omitempty"`
 	// PeakMemoryBytes is the most memory the Go runtime held from the OS during the case.
 	PeakMemoryBytes int64 `json:"peakMemoryBytes"`
 	// PeakLiveHeapBytes is the largest heap a GC found live during the case: the state
@@ -68,6 +72,19 @@ type Result struct {
 	BaselineRecordsPerSec   float64 `json:"baselineRecordsPerSec"`
 	CheckpointRecordsPerSec float64 `json:"checkpointRecordsPerSec"`
 	VsBaseline              float64 `json:"vsBaseline"`
+	// FirstCheckpointMs and FirstCheckpointBytes describe the first checkpoint after the
+	// fill, which writes the whole state with either backend.
+	FirstCheckpointMs    float64 `json:"firstCheckpointMs"`
+	FirstCheckpointBytes int64   `json:"firstCheckpointBytes"`
+	// The incremental measurement: with steady updates stopped, ChangedKeys (1% of the
+	// keys) are updated between two checkpoints; the second took IncrementalMs and
+	// wrote IncrementalBytes (IncrementalPercent of StateBytes), and holds
+	// IncrementalFullBytes with what it refers to from earlier checkpoints.
+	ChangedKeys          int64   `json:"changedKeys"`
+	IncrementalMs        float64 `json:"incrementalMs"`
+	IncrementalBytes     int64   `json:"incrementalBytes"`
+	IncrementalFullBytes int64   `json:"incrementalFullBytes"`
+	IncrementalPercent   float64 `json:"incrementalPercent"`
 	// CheckpointPhaseSeconds is how long the checkpointing phase was measured: the
 	// duration, or longer if it took that to complete three checkpoints.
 	CheckpointPhaseSeconds float64 `json:"checkpointPhaseSeconds"`
@@ -91,17 +108,20 @@ type Check struct {
 	Met    bool    `json:"met"`
 }
 
-// The targets: a checkpoint never stalls processing for more than 50 ms, and a state of
-// up to 100 MB is back within 3 s.
+// The targets: a checkpoint never stalls processing for more than 50 ms, a state of up
+// to 100 MB is back within 3 s, and a Pebble checkpoint after 1% of the keys changed
+// writes less than 5% of the state.
 const (
-	targetPauseMs    = 50
-	targetRecoveryMs = 3000
-	recoveryUpTo     = 100 * mb
+	targetPauseMs       = 50
+	targetRecoveryMs    = 3000
+	recoveryUpTo        = 100 * mb
+	targetIncrementalPc = 5
 )
 
 const (
-	targetPause    = "a checkpoint stalls processing ≤ 50 ms (max pause)"
-	targetRecovery = "recovery of a state ≤ 100 MB < 3 s"
+	targetPause       = "a checkpoint stalls processing ≤ 50 ms (max pause)"
+	targetRecovery    = "recovery of a state ≤ 100 MB < 3 s"
+	targetIncremental = "a Pebble checkpoint after 1% of the keys changed writes < 5% of the state"
 )
 
 // check marks each result against the targets that apply to it. A case with an error
@@ -111,13 +131,18 @@ func (rep *Report) check() {
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		r.Targets = nil
+		state := r.Backend + " " + FormatSize(r.StateBytes)
 		if r.Checkpoints > 0 {
-			r.Targets = append(r.Targets, Check{Target: targetPause, State: FormatSize(r.StateBytes), Want: targetPauseMs, Got: r.PauseMaxMs,
+			r.Targets = append(r.Targets, Check{Target: targetPause, State: state, Want: targetPauseMs, Got: r.PauseMaxMs,
 				Met: r.Error == "" && r.PauseMaxMs <= targetPauseMs})
 		}
 		if r.RecoveryMs > 0 && r.StateBytes <= recoveryUpTo {
-			r.Targets = append(r.Targets, Check{Target: targetRecovery, State: FormatSize(r.StateBytes), Want: targetRecoveryMs, Got: r.RecoveryMs,
+			r.Targets = append(r.Targets, Check{Target: targetRecovery, State: state, Want: targetRecoveryMs, Got: r.RecoveryMs,
 				Met: r.Error == "" && r.RecoveryMs < targetRecoveryMs})
+		}
+		if r.Backend == "pebble" && r.ChangedKeys > 0 {
+			r.Targets = append(r.Targets, Check{Target: targetIncremental, State: state, Want: targetIncrementalPc, Got: r.IncrementalPercent,
+				Met: r.Error == "" && r.IncrementalPercent < targetIncrementalPc})
 		}
 		rep.Targets = append(rep.Targets, r.Targets...)
 	}
@@ -134,7 +159,7 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 // and what was not measured.
 func (rep *Report) WriteTable(w io.Writer) error {
 	p := &benchfmt.ErrWriter{W: w}
-	p.Printf("eddy bench checkpoint: heap state, %d keyed subtasks, %d B values, a checkpoint every %s, %s per phase, %d CPUs, GOMAXPROCS %d, %s\n",
+	p.Printf("eddy bench checkpoint: keyed state, %d keyed subtasks, %d B values, a checkpoint every %s, %s per phase, %d CPUs, GOMAXPROCS %d, %s\n",
 		rep.Parallelism, rep.ValueBytes, rep.Interval, rep.Duration, rep.CPUs, rep.GOMAXPROCS, rep.GoVersion)
 	disk := "a disk, not tmpfs"
 	if rep.StoreFS == "tmpfs" || rep.StoreFS == "ramfs" {
@@ -145,17 +170,17 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		p.Printf("Go soft memory limit %s (half of the %s available at the start): a state whose checkpoints need\nmore makes the GC work harder rather than take the shared machine's memory.\n",
 			bytesize(rep.MemoryLimit), bytesize(rep.MemoryAvailable))
 	}
-	p.Printf("Each state size runs one job three times: a baseline without checkpoints, then with checkpoints,\n")
-	p.Printf("then a new run restoring the latest checkpoint. Each fills keys 0..N-1 once, then processes events\n")
-	p.Printf("(a lookup of a random key) as fast as it can, with 1%% of the keys updated per second.\n")
+	p.Printf("Each backend and state size runs one job three times: a baseline without checkpoints, then with\n")
+	p.Printf("checkpoints, then a new run restoring the latest checkpoint. Each fills keys 0..N-1 once, then processes\n")
+	p.Printf("events (a lookup of a random key) as fast as it can, with 1%% of the keys updated per second.\n")
 	p.Printf("state = keys × value bytes. heap = Go heap of the filled state (MemStats.HeapAlloc after GC, less that\n")
-	p.Printf("before the job). peak live = largest heap a GC found live during the case; peak held = most memory\n")
-	p.Printf("the Go runtime held from the OS (an upper bound of the resident memory).\n")
+	p.Printf("before the job); disk = Pebble's working copies. peak live = largest heap a GC found live during the\n")
+	p.Printf("case; peak held = most memory the Go runtime held from the OS (an upper bound of the resident memory).\n")
 	p.Printf("dur = trigger to completion. pause = time one subtask stopped processing to snapshot (CheckpointStatus.MaxPause).\n")
 	p.Printf("rec/s = events processed per second; ×base = with checkpoints ÷ baseline. recovery = flow.Run of the\n")
 	p.Printf("restoring run to its first record processed.\n\n")
 	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "state\tkeys\theap\tpeak live\tpeak held\tckpts\tdur p50\tdur max\tpause p50\tpause max\tsize/ckpt\tbase rec/s\tckpt rec/s\t×base\trecovery\t  targets")
+	fmt.Fprintln(tw, "backend\tstate\tkeys\theap\tdisk\tpeak live\tpeak held\tckpts\tdur p50\tdur max\tpause p50\tpause max\tsize/ckpt\tbase rec/s\tckpt rec/s\t×base\trecovery\t  targets")
 	var notes, extended, limited []string
 	for i := range rep.Results {
 		r := &rep.Results[i]
@@ -167,8 +192,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if r.RecoveryMs > 0 {
 			recovery = benchfmt.Millis(r.RecoveryMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t  %s\n",
-			FormatSize(r.StateBytes), benchfmt.Count(float64(r.Keys)), bytesize(r.HeapBytes), bytesize(r.PeakLiveHeapBytes), bytesize(r.PeakMemoryBytes), r.Checkpoints, ckpt,
+		disk := "-"
+		if r.DiskBytes > 0 {
+			disk = bytesize(r.DiskBytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t  %s\n",
+			r.Backend, FormatSize(r.StateBytes), benchfmt.Count(float64(r.Keys)), bytesize(r.HeapBytes), disk, bytesize(r.PeakLiveHeapBytes), bytesize(r.PeakMemoryBytes), r.Checkpoints, ckpt,
 			benchfmt.Count(r.BaselineRecordsPerSec), benchfmt.Count(r.CheckpointRecordsPerSec), r.VsBaseline, recovery, marks(r.Targets))
 		if r.Error != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", FormatSize(r.StateBytes), r.Error))
@@ -183,10 +212,17 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := rep.writeIncremental(p); err != nil {
+		return err
+	}
 	if len(rep.Targets) > 0 {
 		p.Printf("\nTargets\n")
 		for _, c := range rep.Targets {
-			p.Printf("  %s %s: %s (%s state)\n", benchfmt.Mark(c.Met), c.Target, benchfmt.Millis(c.Got), c.State)
+			got := benchfmt.Millis(c.Got)
+			if c.Target == targetIncremental {
+				got = fmt.Sprintf("%.2f%%", c.Got)
+			}
+			p.Printf("  %s %s: %s (%s state)\n", benchfmt.Mark(c.Met), c.Target, got, c.State)
 		}
 	}
 	if len(extended) > 0 {
@@ -211,6 +247,30 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	return p.Err
 }
 
+// writeIncremental writes the table of the incremental measurement.
+func (rep *Report) writeIncremental(w io.Writer) error {
+	var rows []*Result
+	for i := range rep.Results {
+		if rep.Results[i].ChangedKeys > 0 {
+			rows = append(rows, &rep.Results[i])
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nIncremental checkpoints: the first checkpoint after the fill writes the whole state; then the steady\n")
+	fmt.Fprintf(w, "updates stop, a checkpoint is taken, 1%% of the keys are updated and another is taken. written = bytes\n")
+	fmt.Fprintf(w, "that checkpoint wrote to the store; holds = with the files of earlier checkpoints it refers to.\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tstate\tfirst dur\tfirst written\tkeys changed\t1% dur\t1% written\t1% holds\twritten ÷ state\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f%%\t\n", r.Backend, FormatSize(r.StateBytes),
+			benchfmt.Millis(r.FirstCheckpointMs), bytesize(r.FirstCheckpointBytes), benchfmt.Count(float64(r.ChangedKeys)),
+			benchfmt.Millis(r.IncrementalMs), bytesize(r.IncrementalBytes), bytesize(r.IncrementalFullBytes), r.IncrementalPercent)
+	}
+	return tw.Flush()
+}
+
 func marks(cs []Check) string {
 	var parts []string
 	for _, c := range cs {
@@ -219,6 +279,8 @@ func marks(cs []Check) string {
 			parts = append(parts, benchfmt.Mark(c.Met)+" pause ≤50ms")
 		case targetRecovery:
 			parts = append(parts, benchfmt.Mark(c.Met)+" recovery <3s")
+		case targetIncremental:
+			parts = append(parts, benchfmt.Mark(c.Met)+" 1% change <5%")
 		}
 	}
 	return strings.Join(parts, "  ")
