@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gocloud.dev/blob"
@@ -38,6 +39,11 @@ type Options struct {
 	// Now is the clock retention is measured with; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// CrashAt names a point of tiering where the process kills itself with SIGKILL, for
+	// the crash tests that prove a move or compaction interrupted there loses and
+	// duplicates nothing: tiering-before-manifest, tiering-after-manifest or
+	// compaction-before-manifest. Empty in production.
+	CrashAt string
 }
 
 // Service is the tables store: the catalog, and for each table its write path, memory
@@ -50,6 +56,7 @@ type Service struct {
 	dataDir  string
 	magnetic *magneticStore
 	fsync    bool
+	crashAt  string
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  Metrics
@@ -80,7 +87,7 @@ func (s *Service) Stats() Stats {
 // its write-ahead log replayed.
 func NewService(ctx context.Context, cat *Catalog, engine *eddysql.Engine, opts Options) (*Service, error) {
 	s := &Service{
-		Catalog: cat, engine: engine, dataDir: opts.DataDir, fsync: opts.Fsync,
+		Catalog: cat, engine: engine, dataDir: opts.DataDir, fsync: opts.Fsync, crashAt: opts.CrashAt,
 		now: opts.Now, log: opts.Logger, tables: map[string]*table{},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -149,6 +156,15 @@ func openMagnetic(ctx context.Context, opts Options) (*magneticStore, error) {
 	}
 	m.bucket = b
 	return m, nil
+}
+
+// crashPoint kills the process if the crash tests chose point.
+func (s *Service) crashPoint(point string) {
+	if s.crashAt == point {
+		s.log.Warn("crash test: killing the process", "point", point)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
 }
 
 func key(db, table string) string { return db + "\x00" + table }

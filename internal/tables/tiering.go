@@ -92,18 +92,14 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 		}
 		p.Files = append(p.Files, e)
 	}
-	if crashHook != nil {
-		crashHook("tiering-before-manifest")
-	}
+	t.svc.crashPoint("tiering-before-manifest")
 	next.Moved.Cut, next.Moved.WAL = cut, walEnd
 	if err := next.save(t.manifestAt); err != nil {
 		t.removeFiles(ctx, written)
 		return err
 	}
 	t.manifest = next
-	if crashHook != nil {
-		crashHook("tiering-after-manifest")
-	}
+	t.svc.crashPoint("tiering-after-manifest")
 	err := t.mem.Moved(ctx, ranges, maxSeq, cut, func(late []int64) eddysql.Magnetic {
 		clear(t.memLate)
 		for _, d := range late {
@@ -245,9 +241,7 @@ func (t *table) compact(ctx context.Context) error {
 		} else {
 			next.Partitions[name] = &partition{Files: []fileEntry{e}}
 		}
-		if crashHook != nil {
-			crashHook("compaction-before-manifest")
-		}
+		t.svc.crashPoint("compaction-before-manifest")
 		if err := t.commit(ctx, next); err != nil {
 			t.removeFiles(ctx, []string{key})
 			return err
@@ -266,7 +260,3 @@ func (t *table) commit(ctx context.Context, next *manifest) error {
 	t.manifest = next
 	return t.mem.SetMagnetic(ctx, t.sqlMagnetic())
 }
-
-// crashHook, when set (by the crash tests through EDDY_TEST_CRASH_AT), is called at
-// named points of tiering and compaction; it kills the process at the chosen one.
-var crashHook func(point string)
