@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -27,6 +28,8 @@ type clientFlags struct {
 	token   string
 	dataDir string
 	output  string
+	// formats are the --output values the command takes; nil means table and json.
+	formats []string
 }
 
 // addClientFlags gives cmd and its subcommands the client flags.
@@ -54,8 +57,12 @@ func setting(cmd *cobra.Command, flag, value, env string) string {
 
 // connect returns a client of the server the flags name.
 func (f *clientFlags) connect(cmd *cobra.Command) (*client.Client, error) {
-	if f.output != "table" && f.output != "json" {
-		return nil, fmt.Errorf("--output must be table or json, got %q", f.output)
+	formats := f.formats
+	if formats == nil {
+		formats = []string{"table", "json"}
+	}
+	if !slices.Contains(formats, f.output) {
+		return nil, fmt.Errorf("--output must be %s, got %q", strings.Join(formats, " or "), f.output)
 	}
 	server := setting(cmd, "server", f.server, "EDDY_SERVER")
 	if !strings.Contains(server, "://") {
