@@ -147,7 +147,15 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	if err := os.MkdirAll(filepath.Join(tablesDir, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("create tables dir: %w", err)
 	}
-	sqlEngine, err := sql.Open(sql.Options{AllowedDirs: []string{tablesDir}, TempDir: filepath.Join(tablesDir, "tmp")})
+	sqlOpts := sql.Options{
+		AllowedDirs: []string{tablesDir},
+		TempDir:     filepath.Join(tablesDir, "tmp"),
+		Queries:     sql.QueryLimits{MaxTimeout: cfg.QueryMaxTimeout},
+	}
+	if cfg.SQLMemoryLimit > 0 {
+		sqlOpts.MemoryLimit = fmt.Sprintf("%dB", int64(cfg.SQLMemoryLimit))
+	}
+	sqlEngine, err := sql.Open(sqlOpts)
 	if err != nil {
 		return err
 	}

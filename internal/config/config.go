@@ -66,6 +66,10 @@ type Config struct {
 	// TieringInterval is how often tables move aged rows to the magnetic tier, drop
 	// expired partitions and compact.
 	TieringInterval time.Duration
+	// SQLMemoryLimit bounds DuckDB's memory; 0 leaves DuckDB's default.
+	SQLMemoryLimit ByteSize
+	// QueryMaxTimeout caps the timeout a SQL query may ask for.
+	QueryMaxTimeout time.Duration
 }
 
 // Default returns the settings eddy uses when nothing overrides them.
@@ -86,6 +90,7 @@ func Default() Config {
 		RestartStrategy:    "exponential-backoff",
 		RestartDelay:       time.Second,
 		TieringInterval:    time.Minute,
+		QueryMaxTimeout:    10 * time.Minute,
 	}
 }
 

@@ -340,6 +340,8 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.LogLevel = "trace" }, "log-level", "must be one of debug, info, warn, error"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "log-format", "must be one of text, json"},
 		{"shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout", "must be greater than 0"},
+		{"sql memory limit small", func(c *Config) { c.SQLMemoryLimit = 1 << 20 }, "sql-memory-limit", "at least 64MiB"},
+		{"query max timeout", func(c *Config) { c.QueryMaxTimeout = time.Millisecond }, "query-max-timeout", "at least 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,8 +403,8 @@ func TestAddFlags(t *testing.T) {
 	for _, s := range Default().Settings() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 21 {
-		t.Errorf("got %d flags, want 21 (20 settings and --config)", len(names))
+	if len(names) != 23 {
+		t.Errorf("got %d flags, want 23 (22 settings and --config)", len(names))
 	}
 	for _, n := range names {
 		f := fs.Lookup(n)

@@ -65,6 +65,10 @@ var settings = []setting{
 		func(c *Config) any { return &c.TablesMagneticURL }},
 	{"tiering-interval", "how often tables move rows older than the memory retention to the magnetic tier, drop partitions older than the magnetic retention and compact small files",
 		func(c *Config) any { return &c.TieringInterval }},
+	{"sql-memory-limit", "memory DuckDB may use (SQL queries and the tables' memory tier), e.g. 4GiB; 0 means DuckDB's default, 80% of the machine's memory",
+		func(c *Config) any { return &c.SQLMemoryLimit }},
+	{"query-max-timeout", "the longest timeout a SQL query may ask for; a query without one stops after 60s or this, whichever is shorter",
+		func(c *Config) any { return &c.QueryMaxTimeout }},
 }
 
 // lookupSetting returns the table row for a flag name.

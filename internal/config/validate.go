@@ -100,6 +100,12 @@ func (c Config) problems() []*SettingError {
 	if c.TieringInterval < 100*time.Millisecond {
 		bad("tiering-interval", "must be at least 100ms")
 	}
+	if c.SQLMemoryLimit != 0 && c.SQLMemoryLimit < 64<<20 {
+		bad("sql-memory-limit", "must be 0 (DuckDB's default) or at least 64MiB")
+	}
+	if c.QueryMaxTimeout < time.Second {
+		bad("query-max-timeout", "must be at least 1s")
+	}
 	if c.CheckpointInterval < 10*time.Millisecond {
 		bad("checkpoint-interval", "must be at least 10ms")
 	}
