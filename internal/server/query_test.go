@@ -78,7 +78,7 @@ const heavyQuery = `{"query": "SELECT count(*) FROM (SELECT i, count(*) FROM ran
 
 func TestQueryTimeoutAndCancel(t *testing.T) {
 	c := startQuery(t)
-	wantError(t, c.do("POST", "/v1/query", strings.Replace(heavyQuery, "%d", "300", 1)), 504, "QueryTimeout", "timeout of 300ms")
+	wantError(t, c.do("POST", "/v1/query", strings.Replace(heavyQuery, "%d", "300", 1)), 504, "QueryTimeout", "ran longer than 300ms, its timeout")
 
 	done := make(chan response, 1)
 	go func() { done <- c.do("POST", "/v1/query", strings.Replace(heavyQuery, "%d", "60000", 1)) }()

@@ -300,22 +300,24 @@ func (qs *queries) close() {
 	}
 }
 
-// limit is a query's timeout and where it comes from, for the error message.
+// limit is a query's timeout, what set it and what to do about it, for the error message.
 type limit struct {
 	d      time.Duration
 	source string
+	hint   string
 }
 
 func (qs *queries) timeout(d time.Duration) (limit, error) {
+	const narrow = "Narrow the query (a shorter time range, fewer columns, an aggregate)"
 	switch {
 	case d < 0:
 		return limit{}, apierr.New(apierr.Invalid, "InvalidParameter", "timeout %s: must not be negative", d)
 	case d == 0:
-		return limit{qs.limits.DefaultTimeout, "the default query timeout"}, nil
+		return limit{qs.limits.DefaultTimeout, "the default timeout", narrow + " or give it a longer timeout, up to " + qs.limits.MaxTimeout.String()}, nil
 	case d > qs.limits.MaxTimeout:
-		return limit{qs.limits.MaxTimeout, "the server's maximum query timeout (the query asked for " + d.String() + ")"}, nil
+		return limit{qs.limits.MaxTimeout, "the server's maximum timeout (the query asked for " + d.String() + ")", narrow}, nil
 	}
-	return limit{d, "the query's timeout"}, nil
+	return limit{d, "its timeout", narrow + " or give it a longer timeout, up to " + qs.limits.MaxTimeout.String()}, nil
 }
 
 func (qs *queries) pageSize(n int) (int, error) {
@@ -470,7 +472,7 @@ func (r *run) stop(why stopReason) {
 func (r *run) failure(ctx context.Context, err error, timeout limit) error {
 	switch stopReason(r.reason.Load()) {
 	case stoppedByTimeout:
-		return apierr.New(apierr.Timeout, "QueryTimeout", "query %s ran longer than %s of %s and was stopped; its memory is freed. Narrow the query (a shorter time range, fewer columns, an aggregate) or allow more time", r.id, timeout.source, timeout.d)
+		return apierr.New(apierr.Timeout, "QueryTimeout", "query %s ran longer than %s, %s, and was stopped; its memory is freed. %s", r.id, timeout.d, timeout.source, timeout.hint)
 	case stoppedByCancel:
 		return apierr.New(apierr.Conflict, "QueryCancelled", "query %s was cancelled", r.id)
 	case stoppedByCaller:

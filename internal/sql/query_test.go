@@ -431,7 +431,7 @@ func runHeavy(t *testing.T, e *Engine, opts QueryOptions) <-chan error {
 func TestTimedOutQueryFreesItsMemory(t *testing.T) {
 	e := openFleet(t, QueryLimits{})
 	err := <-runHeavy(t, e, QueryOptions{Timeout: 1500 * time.Millisecond})
-	if e := wantCode(t, err, "QueryTimeout"); !strings.Contains(e.Message, "the query's timeout of 1.5s") || e.Kind != apierr.Timeout {
+	if e := wantCode(t, err, "QueryTimeout"); !strings.Contains(e.Message, "ran longer than 1.5s, its timeout, and was stopped") || e.Kind != apierr.Timeout {
 		t.Errorf("message %q", e.Message)
 	}
 	if n := memoryBytes(t, e); n > 4<<20 {
@@ -442,7 +442,7 @@ func TestTimedOutQueryFreesItsMemory(t *testing.T) {
 func TestTimeoutIsCappedByTheEngine(t *testing.T) {
 	e := openFleet(t, QueryLimits{MaxTimeout: 1500 * time.Millisecond})
 	err := <-runHeavy(t, e, QueryOptions{Timeout: time.Hour})
-	if e := wantCode(t, err, "QueryTimeout"); !strings.Contains(e.Message, "maximum query timeout (the query asked for 1h0m0s) of 1.5s") {
+	if e := wantCode(t, err, "QueryTimeout"); !strings.Contains(e.Message, "ran longer than 1.5s, the server's maximum timeout (the query asked for 1h0m0s)") {
 		t.Errorf("message %q", e.Message)
 	}
 }
