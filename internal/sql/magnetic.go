@@ -61,7 +61,7 @@ func (s TableSchema) projection(have []string, internal bool) (string, error) {
 // identity is the column list of a record's identity: measure name, time, dimensions.
 func (s TableSchema) identity() string {
 	cols := []string{QuoteIdent(ColMeasureName), QuoteIdent(ColTime)}
-	for _, d := range s.dimensions() {
+	for _, d := range s.Dimensions {
 		cols = append(cols, QuoteIdent(d))
 	}
 	return strings.Join(cols, ", ")
@@ -112,7 +112,7 @@ func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe b
 			return "", err
 		}
 		// '~' sorts after every file path, so a memory row wins a tie of versions.
-		parts = append(parts, "SELECT "+memProj+", '~memory' AS filename FROM "+s.memoryName()+" WHERE "+lateWhere)
+		parts = append(parts, "SELECT "+memProj+", '~memory' AS filename FROM "+s.memoryRelation()+" WHERE "+lateWhere)
 	}
 	return "SELECT " + outer + " FROM (SELECT *, row_number() OVER (PARTITION BY " + s.identity() +
 		" ORDER BY " + QuoteIdent(ColVersion) + " DESC, filename DESC) AS _eddy_rank FROM (" +
@@ -126,7 +126,7 @@ func (s TableSchema) viewSQL(magnetic Magnetic) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mem := "SELECT " + proj + " FROM " + s.memoryName()
+	mem := "SELECT " + proj + " FROM " + s.memoryRelation()
 	lateWhere := ""
 	if magnetic.Late {
 		mem += fmt.Sprintf(" WHERE %s >= make_timestamp_ns(%d)", QuoteIdent(ColTime), magnetic.LateCut)
@@ -190,7 +190,7 @@ func (m *MemoryTable) Export(ctx context.Context, r TimeRange, maxSeq uint64, pa
 		return ExportStats{}, err
 	}
 	src := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= make_timestamp_ns(%d) AND %s < make_timestamp_ns(%d) AND %s <= %d",
-		proj, m.schema.memoryName(), QuoteIdent(ColTime), r.From, QuoteIdent(ColTime), r.To, QuoteIdent(ColSeq), maxSeq)
+		proj, m.schema.memoryRelation(), QuoteIdent(ColTime), r.From, QuoteIdent(ColTime), r.To, QuoteIdent(ColSeq), maxSeq)
 	return writeParquet(ctx, m.conn, m.schema, src, path)
 }
 
@@ -258,7 +258,7 @@ func writeParquet(ctx context.Context, conn *dbsql.Conn, schema TableSchema, src
 	sel := []string{QuoteIdent(ColTime), QuoteIdent(ColMeasureName), QuoteIdent(ColVersion)}
 	st.Columns = []string{ColTime, ColMeasureName, ColVersion}
 	var order []string
-	dims := schema.dimensions()
+	dims := schema.Dimensions
 	for _, p := range probes {
 		if toInt64(vals[p.first]) == 0 {
 			continue
@@ -348,14 +348,15 @@ func (m *MemoryTable) SetMagnetic(ctx context.Context, magnetic Magnetic) error 
 
 // Drop removes the table's view and memory table.
 func (m *MemoryTable) Drop(ctx context.Context) error {
-	if err := m.closeAppender(); err != nil {
+	if err := m.closeAppenders(); err != nil {
 		return err
 	}
-	if _, err := m.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+m.schema.viewName()); err != nil {
-		return err
+	for _, q := range []string{"DROP VIEW IF EXISTS " + m.schema.viewName(), "DROP TABLE IF EXISTS " + m.schema.memoryName(), "DROP TABLE IF EXISTS " + m.schema.seriesName()} {
+		if _, err := m.conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
-	_, err := m.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+m.schema.memoryName())
-	return err
+	return nil
 }
 
 func toInt64(v any) int64 {

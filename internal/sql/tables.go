@@ -20,40 +20,28 @@ const MemorySchema = "_eddy_mem"
 // The columns every memory table and magnetic file has besides the dimensions and
 // measures. version and seq are internal: version resolves upserts; seq is the order in
 // which the memory tier accepted the row, so a move to the magnetic tier can take exactly
-// the rows it exported.
+// the rows it exported. sid numbers a series (measure name and dimensions) in the memory
+// tier, whose rows carry it instead of the dimensions' strings.
 const (
 	ColTime        = "time"
 	ColMeasureName = "measure_name"
 	ColVersion     = "_version"
 	ColSeq         = "_seq"
+	ColSeries      = "_sid"
 )
 
-// TableSchema is what the engine knows of an eddy table: its learned columns, in the
-// order rows give their values. The order only grows at the end, so rows built before a
-// column was learned stay aligned.
+// TableSchema is what the engine knows of an eddy table: its learned dimensions and
+// measures, each in the order rows give their values. The orders only grow at the end,
+// so rows built before a column was learned stay aligned.
 type TableSchema struct {
 	Database, Table string
-	Columns         []Column
+	Dimensions      []string
+	Measures        []Measure
 }
 
-// Column is a dimension, or a measure with the name of its type (double, bigint,
-// varchar, boolean, timestamp).
-type Column struct {
-	Name      string
-	Dimension bool
-	Type      string
-}
-
-// dimensions returns the names of the dimension columns.
-func (s TableSchema) dimensions() []string {
-	var out []string
-	for _, c := range s.Columns {
-		if c.Dimension {
-			out = append(out, c.Name)
-		}
-	}
-	return out
-}
+// Measure is a measure column with the name of its type (double, bigint, varchar,
+// boolean, timestamp).
+type Measure struct{ Name, Type string }
 
 func sqlType(t string) (string, error) {
 	switch t {
@@ -71,21 +59,43 @@ func sqlType(t string) (string, error) {
 	return "", fmt.Errorf("unknown measure type %q", t)
 }
 
-// columns returns the memory table's columns in order with their SQL types.
+// columns returns the table's logical columns in order with their SQL types: what the
+// view shows (without the internal ones) and what a magnetic file holds.
 func (s TableSchema) columns() ([][2]string, error) {
 	cols := [][2]string{{ColTime, "TIMESTAMP_NS"}, {ColMeasureName, "VARCHAR"}, {ColVersion, "BIGINT"}, {ColSeq, "UBIGINT"}}
-	for _, c := range s.Columns {
-		if c.Dimension {
-			cols = append(cols, [2]string{c.Name, "VARCHAR"})
-			continue
-		}
-		t, err := sqlType(c.Type)
+	for _, d := range s.Dimensions {
+		cols = append(cols, [2]string{d, "VARCHAR"})
+	}
+	for _, m := range s.Measures {
+		t, err := sqlType(m.Type)
 		if err != nil {
-			return nil, fmt.Errorf("measure %q: %w", c.Name, err)
+			return nil, fmt.Errorf("measure %q: %w", m.Name, err)
 		}
-		cols = append(cols, [2]string{c.Name, t})
+		cols = append(cols, [2]string{m.Name, t})
 	}
 	return cols, nil
+}
+
+// memoryColumns are the memory table's physical columns.
+func (s TableSchema) memoryColumns() ([][2]string, error) {
+	cols := [][2]string{{ColTime, "TIMESTAMP_NS"}, {ColSeries, "UINTEGER"}, {ColVersion, "BIGINT"}, {ColSeq, "UBIGINT"}}
+	for _, m := range s.Measures {
+		t, err := sqlType(m.Type)
+		if err != nil {
+			return nil, fmt.Errorf("measure %q: %w", m.Name, err)
+		}
+		cols = append(cols, [2]string{m.Name, t})
+	}
+	return cols, nil
+}
+
+// seriesColumns are the series table's columns.
+func (s TableSchema) seriesColumns() [][2]string {
+	cols := [][2]string{{ColSeries, "UINTEGER"}, {ColMeasureName, "VARCHAR"}}
+	for _, d := range s.Dimensions {
+		cols = append(cols, [2]string{d, "VARCHAR"})
+	}
+	return cols
 }
 
 // memoryName is the memory table's qualified name.
@@ -93,23 +103,46 @@ func (s TableSchema) memoryName() string {
 	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.Database+"."+s.Table)
 }
 
+// seriesName is the qualified name of the memory tier's series table.
+func (s TableSchema) seriesName() string {
+	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.Database+"."+s.Table+"#series")
+}
+
+// memoryRelation is the memory tier with its logical columns: the rows joined to their
+// series.
+func (s TableSchema) memoryRelation() string {
+	sel := []string{"m." + QuoteIdent(ColTime), "s." + QuoteIdent(ColMeasureName), "m." + QuoteIdent(ColVersion), "m." + QuoteIdent(ColSeq)}
+	for _, d := range s.Dimensions {
+		sel = append(sel, "s."+QuoteIdent(d))
+	}
+	for _, m := range s.Measures {
+		sel = append(sel, "m."+QuoteIdent(m.Name))
+	}
+	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + s.memoryName() + " m JOIN " + s.seriesName() +
+		" s ON m." + QuoteIdent(ColSeries) + " = s." + QuoteIdent(ColSeries) + ")"
+}
+
 // viewName is the user-facing view's qualified name.
 func (s TableSchema) viewName() string { return QuoteIdent(s.Database) + "." + QuoteIdent(s.Table) }
 
-// MemoryTable is the memory tier of one table inside DuckDB, with the appender that
-// fills it. It is not safe for concurrent use: one goroutine publishes into it.
+// MemoryTable is the memory tier of one table inside DuckDB — a table of rows and a
+// table of the series they belong to — with the appenders that fill them. It is not
+// safe for concurrent use: one goroutine publishes into it.
 type MemoryTable struct {
-	e      *Engine
-	conn   *dbsql.Conn
-	schema TableSchema
-	cols   [][2]string
-	app    *duckdb.Appender
-	row    []driver.Value
+	e          *Engine
+	conn       *dbsql.Conn
+	schema     TableSchema
+	cols       [][2]string // the memory table's physical columns
+	seriesCols [][2]string
+	app        *duckdb.Appender
+	seriesApp  *duckdb.Appender
+	row        []driver.Value
+	seriesRow  []driver.Value
 }
 
-// OpenMemoryTable creates the table's memory table (or widens it to schema) and the view
-// users query, and returns the memory table ready for appends. magnetic is the magnetic
-// tier's current files (see DefineView).
+// OpenMemoryTable creates the table's memory tables (or widens them to schema) and the
+// view users query, and returns the memory table ready for appends. magnetic is the
+// magnetic tier's current files (see Magnetic).
 func (e *Engine) OpenMemoryTable(ctx context.Context, schema TableSchema, magnetic Magnetic) (*MemoryTable, error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -127,18 +160,9 @@ func (e *Engine) OpenMemoryTable(ctx context.Context, schema TableSchema, magnet
 	return m, nil
 }
 
-// Evolve widens the memory table to schema's columns (new columns only: a learned column
-// is never dropped or retyped) and redefines the view.
-func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic Magnetic) error {
-	cols, err := schema.columns()
-	if err != nil {
-		return err
-	}
-	if err := m.closeAppender(); err != nil {
-		return err
-	}
-	name := schema.memoryName()
-	if m.cols == nil {
+// widen creates table name with cols, or adds the columns of cols it lacks.
+func (m *MemoryTable) widen(ctx context.Context, name string, have, cols [][2]string) error {
+	if have == nil {
 		var defs []string
 		for _, c := range cols {
 			defs = append(defs, QuoteIdent(c[0])+" "+c[1])
@@ -146,49 +170,104 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 		if _, err := m.conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+name+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return fmt.Errorf("create memory table %s: %w", name, err)
 		}
-	} else {
-		for _, c := range cols {
-			if slices.ContainsFunc(m.cols, func(h [2]string) bool { return h[0] == c[0] }) {
-				continue
-			}
-			if _, err := m.conn.ExecContext(ctx, "ALTER TABLE "+name+" ADD COLUMN "+QuoteIdent(c[0])+" "+c[1]); err != nil {
-				return fmt.Errorf("widen memory table %s: %w", name, err)
-			}
+		return nil
+	}
+	for _, c := range cols {
+		if slices.ContainsFunc(have, func(h [2]string) bool { return h[0] == c[0] }) {
+			continue
+		}
+		if _, err := m.conn.ExecContext(ctx, "ALTER TABLE "+name+" ADD COLUMN "+QuoteIdent(c[0])+" "+c[1]); err != nil {
+			return fmt.Errorf("widen memory table %s: %w", name, err)
 		}
 	}
-	m.schema, m.cols = schema, cols
+	return nil
+}
+
+// Evolve widens the memory tables to schema's columns (new columns only: a learned
+// column is never dropped or retyped) and redefines the view.
+func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic Magnetic) error {
+	cols, err := schema.memoryColumns()
+	if err != nil {
+		return err
+	}
+	seriesCols := schema.seriesColumns()
+	if err := m.closeAppenders(); err != nil {
+		return err
+	}
+	if err := m.widen(ctx, schema.memoryName(), m.cols, cols); err != nil {
+		return err
+	}
+	if err := m.widen(ctx, schema.seriesName(), m.seriesCols, seriesCols); err != nil {
+		return err
+	}
+	m.schema, m.cols, m.seriesCols = schema, cols, seriesCols
 	m.row = make([]driver.Value, len(cols))
+	m.seriesRow = make([]driver.Value, len(seriesCols))
 	if err := m.defineView(ctx, m.conn, magnetic); err != nil {
 		return err
 	}
 	return m.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.Database+"."+schema.Table, m.columnNames())
+		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.Database+"."+schema.Table, names(cols))
 		if err != nil {
-			return fmt.Errorf("appender for %s: %w", name, err)
+			return fmt.Errorf("appender for %s: %w", schema.memoryName(), err)
 		}
-		m.app = app
+		sapp, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.Database+"."+schema.Table+"#series", names(seriesCols))
+		if err != nil {
+			app.Close()
+			return fmt.Errorf("appender for %s: %w", schema.seriesName(), err)
+		}
+		m.app, m.seriesApp = app, sapp
 		return nil
 	})
 }
 
-func (m *MemoryTable) columnNames() []string {
-	out := make([]string, len(m.cols))
-	for i, c := range m.cols {
+func names(cols [][2]string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
 		out[i] = c[0]
 	}
 	return out
 }
 
+// Series is a series to add to the memory tier before rows that refer to it.
+type Series struct {
+	ID          uint32
+	MeasureName string
+	// Dimensions holds one value per dimension of the schema, in its order (fewer if the
+	// series was built before later dimensions were learned); "" for none.
+	Dimensions []string
+}
+
 // Row is one row to append.
 type Row struct {
-	Time        int64 // nanoseconds since the epoch
-	MeasureName string
-	Version     int64
-	Seq         uint64
-	// Values holds one entry per column of the schema, in its order (fewer if the row
-	// was built before later columns were learned): a string for a dimension, and
-	// float64, int64, string, bool or time.Time for a measure; nil where the row has none.
+	Time    int64 // nanoseconds since the epoch
+	Series  uint32
+	Version int64
+	Seq     uint64
+	// Values holds one entry per measure of the schema, in its order (fewer if the row
+	// was built before later measures were learned): float64, int64, string, bool or
+	// time.Time; nil where the row has none.
 	Values []any
+}
+
+// AppendSeries adds series to the appender's buffer.
+func (m *MemoryTable) AppendSeries(series []Series) error {
+	for i := range series {
+		s := &series[i]
+		m.seriesRow[0] = s.ID
+		m.seriesRow[1] = s.MeasureName
+		for j := range m.seriesRow[2:] {
+			if j < len(s.Dimensions) && s.Dimensions[j] != "" {
+				m.seriesRow[2+j] = s.Dimensions[j]
+			} else {
+				m.seriesRow[2+j] = nil
+			}
+		}
+		if err := m.seriesApp.AppendRow(m.seriesRow...); err != nil {
+			return fmt.Errorf("append to %s: %w", m.schema.seriesName(), err)
+		}
+	}
+	return nil
 }
 
 // Append adds rows to the appender's buffer; Flush makes them visible.
@@ -205,7 +284,7 @@ func (m *MemoryTable) Append(rows []Row) error {
 // fill sets m.row to r's values in column order.
 func (m *MemoryTable) fill(r *Row) {
 	m.row[0] = time.Unix(0, r.Time).UTC()
-	m.row[1] = r.MeasureName
+	m.row[1] = r.Series
 	m.row[2] = r.Version
 	m.row[3] = r.Seq
 	for j := range m.row[4:] {
@@ -217,8 +296,12 @@ func (m *MemoryTable) fill(r *Row) {
 	}
 }
 
-// Flush makes every appended row visible to queries.
+// Flush makes every appended row visible to queries: the series first, so that a row
+// is never visible without its series.
 func (m *MemoryTable) Flush() error {
+	if err := m.seriesApp.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", m.schema.seriesName(), err)
+	}
 	if err := m.app.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", m.schema.memoryName(), err)
 	}
@@ -244,7 +327,7 @@ func (m *MemoryTable) Replace(ctx context.Context, seqs []uint64, rows []Row) er
 	}
 	if len(rows) > 0 {
 		marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(m.cols)), ", ") + ")"
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+m.schema.memoryName()+" ("+quoteJoin(m.columnNames())+") VALUES "+marks)
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+m.schema.memoryName()+" ("+quoteJoin(names(m.cols))+") VALUES "+marks)
 		if err != nil {
 			return fmt.Errorf("replace in %s: %w", m.schema.memoryName(), err)
 		}
@@ -266,21 +349,27 @@ func (m *MemoryTable) Replace(ctx context.Context, seqs []uint64, rows []Row) er
 	return nil
 }
 
-func (m *MemoryTable) closeAppender() error {
-	if m.app == nil {
-		return nil
+func (m *MemoryTable) closeAppenders() error {
+	var err error
+	if m.seriesApp != nil {
+		err = m.seriesApp.Close()
+		m.seriesApp = nil
 	}
-	err := m.app.Close()
-	m.app = nil
+	if m.app != nil {
+		if cerr := m.app.Close(); err == nil {
+			err = cerr
+		}
+		m.app = nil
+	}
 	if err != nil {
-		return fmt.Errorf("close appender of %s: %w", m.schema.memoryName(), err)
+		return fmt.Errorf("close appenders of %s: %w", m.schema.memoryName(), err)
 	}
 	return nil
 }
 
 // Close flushes and closes the appender and the connection.
 func (m *MemoryTable) Close() error {
-	err := m.closeAppender()
+	err := m.closeAppenders()
 	if cerr := m.conn.Close(); err == nil {
 		err = cerr
 	}

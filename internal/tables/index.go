@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 
@@ -15,9 +16,12 @@ type index struct {
 	series map[string]*series
 	rows   int
 	key    []byte
+	hbuf   []byte
 }
 
 type series struct {
+	// id numbers the series in the DuckDB memory table; 0 until it is published.
+	id       uint32
 	times    []int64
 	versions []int64
 	hashes   []uint64
@@ -52,46 +56,41 @@ func (ix *index) seriesKey(r *row) []byte {
 }
 
 // hashValues hashes a row's measures: names, types and values.
-func hashValues(ms []Measure) uint64 {
-	var d xxhash.Digest
-	d.Reset()
-	var b [9]byte
+func (ix *index) hashValues(ms []Measure) uint64 {
+	b := ix.hbuf[:0]
 	for _, m := range ms {
-		d.WriteString(m.Name)
-		b[0] = 0
-		d.Write(b[:1])
-		d.WriteString(string(m.Value.Type))
-		var bits uint64
+		b = append(b, m.Name...)
+		b = append(b, 0, typeCodes[m.Value.Type])
 		switch m.Value.Type {
 		case Double:
-			bits = math.Float64bits(m.Value.F)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))
 		case BigInt, Timestamp:
-			bits = uint64(m.Value.I)
+			b = binary.LittleEndian.AppendUint64(b, uint64(m.Value.I))
 		case Boolean:
 			if m.Value.B {
-				bits = 1
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
 			}
 		case Varchar:
-			d.WriteString(m.Value.S)
+			b = binary.AppendUvarint(b, uint64(len(m.Value.S)))
+			b = append(b, m.Value.S...)
 		}
-		for i := range 8 {
-			b[1+i] = byte(bits >> (8 * i))
-		}
-		d.Write(b[:])
 	}
-	return d.Sum64()
+	ix.hbuf = b
+	return xxhash.Sum64(b)
 }
 
 // upsert applies r, accepted under seq, and says what it did; for replaced, old is the
 // seq of the row it replaced; for conflict, existing is the stored version.
-func (ix *index) upsert(r *row, seq uint64) (o outcome, old uint64, existing int64) {
+func (ix *index) upsert(r *row, seq uint64) (s *series, o outcome, old uint64, existing int64) {
 	key := ix.seriesKey(r)
-	s := ix.series[string(key)]
+	s = ix.series[string(key)]
 	if s == nil {
 		s = &series{}
 		ix.series[string(key)] = s
 	}
-	h := hashValues(r.measures)
+	h := ix.hashValues(r.measures)
 	n := len(s.times)
 	if n == 0 || r.time > s.times[n-1] {
 		s.times = append(s.times, r.time)
@@ -99,7 +98,7 @@ func (ix *index) upsert(r *row, seq uint64) (o outcome, old uint64, existing int
 		s.hashes = append(s.hashes, h)
 		s.seqs = append(s.seqs, seq)
 		ix.rows++
-		return inserted, 0, 0
+		return s, inserted, 0, 0
 	}
 	i, found := slices.BinarySearch(s.times, r.time)
 	if !found {
@@ -108,50 +107,26 @@ func (ix *index) upsert(r *row, seq uint64) (o outcome, old uint64, existing int
 		s.hashes = slices.Insert(s.hashes, i, h)
 		s.seqs = slices.Insert(s.seqs, i, seq)
 		ix.rows++
-		return inserted, 0, 0
+		return s, inserted, 0, 0
 	}
 	switch {
 	case s.hashes[i] == h && r.version <= s.versions[i]:
-		return unchanged, 0, 0
+		return s, unchanged, 0, 0
 	case r.version > s.versions[i]:
 		old = s.seqs[i]
 		s.versions[i], s.hashes[i], s.seqs[i] = r.version, h, seq
-		return replaced, old, 0
+		return s, replaced, old, 0
 	default:
-		return conflict, 0, s.versions[i]
-	}
-}
-
-// check says what upsert would do, without changing anything.
-func (ix *index) check(r *row) (o outcome, existing int64) {
-	s := ix.series[string(ix.seriesKey(r))]
-	if s == nil {
-		return inserted, 0
-	}
-	n := len(s.times)
-	if n == 0 || r.time > s.times[n-1] {
-		return inserted, 0
-	}
-	i, found := slices.BinarySearch(s.times, r.time)
-	if !found {
-		return inserted, 0
-	}
-	h := hashValues(r.measures)
-	switch {
-	case s.hashes[i] == h && r.version <= s.versions[i]:
-		return unchanged, 0
-	case r.version > s.versions[i]:
-		return replaced, 0
-	default:
-		return conflict, s.versions[i]
+		return s, conflict, 0, s.versions[i]
 	}
 }
 
 // removeBefore drops the rows older than cut accepted up to maxSeq (moved to the
-// magnetic tier) and returns how many it dropped.
+// magnetic tier) and returns how many it dropped. An emptied series stays, keeping its
+// id for when it gets rows again.
 func (ix *index) removeBefore(cut int64, maxSeq uint64) int {
 	dropped := 0
-	for k, s := range ix.series {
+	for _, s := range ix.series {
 		j := 0
 		for i, t := range s.times {
 			if t < cut && s.seqs[i] <= maxSeq {
@@ -162,9 +137,6 @@ func (ix *index) removeBefore(cut int64, maxSeq uint64) int {
 			j++
 		}
 		s.times, s.versions, s.hashes, s.seqs = s.times[:j], s.versions[:j], s.hashes[:j], s.seqs[:j]
-		if j == 0 {
-			delete(ix.series, k)
-		}
 	}
 	ix.rows -= dropped
 	return dropped

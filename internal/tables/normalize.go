@@ -24,15 +24,49 @@ type row struct {
 var reserved = map[string]bool{"time": true, "measure_name": true, "_version": true, "_seq": true}
 
 // normalizer turns a request's records into rows, reusing its buffers between requests.
+// Rows whose dimensions or measures had to be merged or sorted get them in the
+// normalizer's arenas, valid until reset; the others keep the record's own slices.
 type normalizer struct {
 	dims     []Dimension
 	measures []Measure
+	rows     []row
+	rejected []RejectedRecord
+	// prevDims and prevMeasures are the names of the last row that passed: a row with
+	// the same names (the usual case: a batch of one kind of record) skips their checks.
+	prevDims, prevMeasures []string
+}
+
+func (n *normalizer) reset() {
+	n.dims, n.measures, n.rows, n.rejected = n.dims[:0], n.measures[:0], n.rows[:0], n.rejected[:0]
+}
+
+// sameNames reports whether ds or ms carry exactly the names in prev.
+func sameDimNames(prev []string, ds []Dimension) bool {
+	if len(prev) != len(ds) {
+		return false
+	}
+	for i, d := range ds {
+		if prev[i] != d.Name {
+			return false
+		}
+	}
+	return true
+}
+
+func sameMeasureNames(prev []string, ms []Measure) bool {
+	if len(prev) != len(ms) {
+		return false
+	}
+	for i, m := range ms {
+		if prev[i] != m.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // normalize checks rec (at index i of a request with common attributes c) and returns
-// it as a row, or the reason it is rejected. The row's slices are the normalizer's
-// buffers when rec's had to be merged or sorted, else rec's own: valid until the next
-// call.
+// it as a row, or the reason it is rejected.
 func (n *normalizer) normalize(i int, c *Record, rec *Record) (row, *RejectedRecord) {
 	reject := func(code, format string, args ...any) (row, *RejectedRecord) {
 		return row{}, &RejectedRecord{Index: i, Code: code, Reason: fmt.Sprintf(format, args...)}
@@ -67,18 +101,21 @@ func (n *normalizer) normalize(i int, c *Record, rec *Record) (row, *RejectedRec
 	// Dimensions: the record's, plus the common ones it does not name.
 	r.dims = rec.Dimensions
 	if len(c.Dimensions) > 0 {
-		n.dims = append(n.dims[:0], rec.Dimensions...)
+		start := len(n.dims)
+		n.dims = append(n.dims, rec.Dimensions...)
 		for _, d := range c.Dimensions {
 			if !slices.ContainsFunc(rec.Dimensions, func(x Dimension) bool { return x.Name == d.Name }) {
 				n.dims = append(n.dims, d)
 			}
 		}
-		r.dims = n.dims
+		r.dims = n.dims[start:len(n.dims):len(n.dims)]
 	}
-	if !slices.IsSortedFunc(r.dims, cmpDim) {
+	knownDims := sameDimNames(n.prevDims, r.dims)
+	if !knownDims && !slices.IsSortedFunc(r.dims, cmpDim) {
 		if len(c.Dimensions) == 0 {
-			n.dims = append(n.dims[:0], r.dims...)
-			r.dims = n.dims
+			start := len(n.dims)
+			n.dims = append(n.dims, r.dims...)
+			r.dims = n.dims[start:len(n.dims):len(n.dims)]
 		}
 		slices.SortFunc(r.dims, cmpDim)
 	}
@@ -86,16 +123,18 @@ func (n *normalizer) normalize(i int, c *Record, rec *Record) (row, *RejectedRec
 		return reject(CodeInvalidRecord, "%d dimensions; a record may have at most %d", len(r.dims), MaxDimensions)
 	}
 	for j, d := range r.dims {
-		if msg := checkColumnName(d.Name, MaxDimensionNameLen); msg != "" {
-			return reject(CodeInvalidRecord, "dimension %q: %s", d.Name, msg)
-		}
-		if j > 0 && r.dims[j-1].Name == d.Name {
-			return reject(CodeInvalidRecord, "dimension %q appears twice", d.Name)
+		if !knownDims {
+			if msg := checkColumnName(d.Name, MaxDimensionNameLen); msg != "" {
+				return reject(CodeInvalidRecord, "dimension %q: %s", d.Name, msg)
+			}
+			if j > 0 && r.dims[j-1].Name == d.Name {
+				return reject(CodeInvalidRecord, "dimension %q appears twice", d.Name)
+			}
 		}
 		if d.Value == "" {
 			return reject(CodeInvalidRecord, "dimension %q has an empty value", d.Name)
 		}
-		if len(d.Value) > MaxDimensionValueLen || !utf8.ValidString(d.Value) {
+		if len(d.Value) > MaxDimensionValueLen || !validUTF8(d.Value) {
 			return reject(CodeInvalidRecord, "dimension %q: the value must be valid UTF-8 of at most %d bytes", d.Name, MaxDimensionValueLen)
 		}
 	}
@@ -115,28 +154,55 @@ func (n *normalizer) normalize(i int, c *Record, rec *Record) (row, *RejectedRec
 	case len(r.measures) == 0:
 		return reject(CodeInvalidRecord, "measure %q has no value", r.measureName)
 	case len(r.measures) == 1 && r.measures[0].Name == "":
-		n.measures = append(n.measures[:0], Measure{Name: r.measureName, Value: r.measures[0].Value})
-		r.measures = n.measures
+		start := len(n.measures)
+		n.measures = append(n.measures, Measure{Name: r.measureName, Value: r.measures[0].Value})
+		r.measures = n.measures[start:len(n.measures):len(n.measures)]
 	case len(r.measures) > MaxMeasuresPerRecord:
 		return reject(CodeInvalidRecord, "%d measures; a record may have at most %d", len(r.measures), MaxMeasuresPerRecord)
 	}
-	if !slices.IsSortedFunc(r.measures, cmpMeasure) {
-		n.measures = append(n.measures[:0], r.measures...)
-		r.measures = n.measures
+	knownMeasures := sameMeasureNames(n.prevMeasures, r.measures)
+	if !knownMeasures && !slices.IsSortedFunc(r.measures, cmpMeasure) {
+		start := len(n.measures)
+		n.measures = append(n.measures, r.measures...)
+		r.measures = n.measures[start:len(n.measures):len(n.measures)]
 		slices.SortFunc(r.measures, cmpMeasure)
 	}
 	for j, m := range r.measures {
-		if msg := checkColumnName(m.Name, MaxMeasureNameLen); msg != "" {
-			return reject(CodeInvalidRecord, "measure %q: %s", m.Name, msg)
-		}
-		if j > 0 && r.measures[j-1].Name == m.Name {
-			return reject(CodeInvalidRecord, "measure %q appears twice", m.Name)
+		if !knownMeasures {
+			if msg := checkColumnName(m.Name, MaxMeasureNameLen); msg != "" {
+				return reject(CodeInvalidRecord, "measure %q: %s", m.Name, msg)
+			}
+			if j > 0 && r.measures[j-1].Name == m.Name {
+				return reject(CodeInvalidRecord, "measure %q appears twice", m.Name)
+			}
 		}
 		if msg := checkValue(m.Value); msg != "" {
 			return reject(CodeInvalidRecord, "measure %q: %s", m.Name, msg)
 		}
 	}
+	if !knownDims {
+		n.prevDims = n.prevDims[:0]
+		for _, d := range r.dims {
+			n.prevDims = append(n.prevDims, d.Name)
+		}
+	}
+	if !knownMeasures {
+		n.prevMeasures = n.prevMeasures[:0]
+		for _, m := range r.measures {
+			n.prevMeasures = append(n.prevMeasures, m.Name)
+		}
+	}
 	return r, nil
+}
+
+// validUTF8 is utf8.ValidString with a fast path for ASCII.
+func validUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
 }
 
 func cmpDim(a, b Dimension) int   { return strings.Compare(a.Name, b.Name) }
@@ -151,7 +217,7 @@ func checkColumnName(name string, max int) string {
 		return "a name is needed"
 	case len(name) > max:
 		return fmt.Sprintf("longer than %d bytes", max)
-	case !utf8.ValidString(name) || hasControl(name):
+	case !validUTF8(name) || hasControl(name):
 		return "names must be UTF-8 without control characters"
 	case reserved[name] || strings.HasPrefix(name, "_eddy"):
 		return "the name is reserved"
@@ -168,7 +234,7 @@ func checkValue(v Value) string {
 		}
 	case BigInt, Boolean, Timestamp:
 	case Varchar:
-		if len(v.S) > MaxVarcharValueLen || !utf8.ValidString(v.S) {
+		if len(v.S) > MaxVarcharValueLen || !validUTF8(v.S) {
 			return fmt.Sprintf("a varchar must be valid UTF-8 of at most %d bytes", MaxVarcharValueLen)
 		}
 	case "":

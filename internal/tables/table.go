@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/apierr"
@@ -29,11 +30,20 @@ type table struct {
 	magnetic   *magneticStore
 	manifestAt string
 
-	mu       sync.Mutex
-	settings Table
-	layout   []eddysql.Column
-	colPos   map[string]int
-	ix       *index
+	settings atomic.Pointer[Table]
+
+	mu sync.Mutex
+	// dims and measures are the learned columns in the order rows give their values;
+	// dimPos and measPos find a column's place.
+	dims     []string
+	measures []eddysql.Measure
+	dimPos   map[string]int
+	measPos  map[string]int
+	nextSID  uint32
+	// shape* are the columns of the last row checkSchema passed (see sameShape).
+	shapeDims, shapeMeasures []string
+	shapeTypes               []ColumnType
+	ix                       *index
 	seq      uint64
 	wal      *wal.Log
 	enc      walEncoder
@@ -49,8 +59,8 @@ type table struct {
 
 	memMu     sync.Mutex
 	mem       *eddysql.MemoryTable
-	memLayout int
-	manifest  *manifest
+	memDims, memMeasures int
+	manifest             *manifest
 	// memLate holds the days where the memory table has late rows.
 	memLate map[int64]bool
 
@@ -61,15 +71,19 @@ type table struct {
 	appended, visible uint64
 	pubErr            error
 	pubDone           chan struct{}
+	// flushNow asks the publisher to flush at once: someone waits for the rows.
+	flushNow chan struct{}
 }
 
 // pubBatch is what one write accepted, on its way into the DuckDB memory table once the
 // write-ahead log has it.
 type pubBatch struct {
 	lastSeq uint64
-	// cols is the layout the rows were built with (a prefix of the table's, which only
-	// grows at its end).
-	cols []eddysql.Column
+	// dims and measures are the columns the rows were built with (prefixes of the
+	// table's, which only grow at their end).
+	dims     []string
+	measures []eddysql.Measure
+	series   []eddysql.Series
 	rows []eddysql.Row
 	// repl marks rows that replace a row of an earlier batch (deleted in the same
 	// transaction); dead marks rows replaced within this batch, never published.
@@ -77,9 +91,21 @@ type pubBatch struct {
 	deletes    []uint64
 	// late holds the days of this batch's late rows.
 	late     []int64
+	block    []any
 	firstSeq uint64
 	durable  chan struct{}
 	err      error
+}
+
+// values returns a slice of n values for a row, cut from a block shared by the batch's
+// rows so that a batch makes few allocations.
+func (b *pubBatch) values(n int) []any {
+	if len(b.block) < n {
+		b.block = make([]any, max(n*256, 4096))
+	}
+	v := b.block[:n:n]
+	b.block = b.block[n:]
+	return v
 }
 
 func (b *pubBatch) add(r eddysql.Row, repl bool) {
@@ -98,15 +124,17 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		log:        s.log.With("database", settings.Database, "table", settings.Name),
 		magnetic:   s.magnetic,
 		manifestAt: filepath.Join(dir, "manifest.json"),
-		settings:   settings,
-		colPos:     map[string]int{},
+		dimPos:     map[string]int{},
+		measPos:    map[string]int{},
 		ix:         newIndex(),
 		segMax:     map[uint64]int64{},
 		queue:      make(chan *pubBatch, 256),
 		pubDone:    make(chan struct{}),
+		flushNow:   make(chan struct{}, 1),
 		memLate:    map[int64]bool{},
 	}
 	t.pubCond = sync.NewCond(&t.pubMu)
+	t.settings.Store(&settings)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -120,7 +148,7 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		return nil, err
 	}
 	for _, d := range settings.Schema.Dimensions {
-		t.learn(eddysql.Column{Name: d, Dimension: true})
+		t.learnDim(d)
 	}
 	names := make([]string, 0, len(settings.Schema.Measures))
 	for n := range settings.Schema.Measures {
@@ -128,13 +156,13 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		t.learn(eddysql.Column{Name: n, Type: string(settings.Schema.Measures[n])})
+		t.learnMeasure(n, settings.Schema.Measures[n])
 	}
 	t.mem, err = s.engine.OpenMemoryTable(ctx, t.sqlSchema(), t.sqlMagnetic())
 	if err != nil {
 		return nil, err
 	}
-	t.memLayout = len(t.layout)
+	t.memDims, t.memMeasures = len(t.dims), len(t.measures)
 	t.wal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), Fsync: s.fsync})
 	if err != nil {
 		t.mem.Close()
@@ -204,20 +232,26 @@ func (t *table) checkMagnetic(ctx context.Context) error {
 	return nil
 }
 
-// learn adds c to the layout if it is new.
-func (t *table) learn(c eddysql.Column) {
-	if _, ok := t.colPos[c.Name]; ok {
-		return
+// learnDim and learnMeasure add a column if it is new.
+func (t *table) learnDim(name string) {
+	if _, ok := t.dimPos[name]; !ok {
+		t.dimPos[name] = len(t.dims)
+		t.dims = append(t.dims, name)
 	}
-	t.colPos[c.Name] = len(t.layout)
-	t.layout = append(t.layout, c)
+}
+
+func (t *table) learnMeasure(name string, typ ColumnType) {
+	if _, ok := t.measPos[name]; !ok {
+		t.measPos[name] = len(t.measures)
+		t.measures = append(t.measures, eddysql.Measure{Name: name, Type: string(typ)})
+	}
 }
 
 // sqlMagnetic describes the magnetic tier for the view (callers hold memMu).
 func (t *table) sqlMagnetic() eddysql.Magnetic { return t.magnetic.sqlMagnetic(t.manifest, t.memLate) }
 
 func (t *table) sqlSchema() eddysql.TableSchema {
-	return eddysql.TableSchema{Database: t.db, Table: t.name, Columns: slices.Clone(t.layout)}
+	return eddysql.TableSchema{Database: t.db, Table: t.name, Dimensions: slices.Clone(t.dims), Measures: slices.Clone(t.measures)}
 }
 
 // replay rebuilds the memory tier from the write-ahead log: rows the manifest says were
@@ -262,14 +296,10 @@ func (t *table) noteSegment(seg uint64, time int64) {
 // already (learned before the write was logged).
 func (t *table) learnRow(r *row) error {
 	for _, d := range r.dims {
-		if _, ok := t.colPos[d.Name]; !ok {
-			t.learn(eddysql.Column{Name: d.Name, Dimension: true})
-		}
+		t.learnDim(d.Name)
 	}
 	for _, m := range r.measures {
-		if _, ok := t.colPos[m.Name]; !ok {
-			t.learn(eddysql.Column{Name: m.Name, Type: string(m.Value.Type)})
-		}
+		t.learnMeasure(m.Name, m.Value.Type)
 	}
 	return nil
 }
@@ -278,7 +308,7 @@ func (t *table) learnRow(r *row) error {
 // outcome and, for a conflict, the stored version.
 func (t *table) apply(b *pubBatch, r *row) (outcome, int64) {
 	seq := t.seq + 1
-	o, old, existing := t.ix.upsert(r, seq)
+	s, o, old, existing := t.ix.upsert(r, seq)
 	if o == unchanged || o == conflict {
 		return o, existing
 	}
@@ -287,13 +317,20 @@ func (t *table) apply(b *pubBatch, r *row) (outcome, int64) {
 		b.firstSeq = seq
 	}
 	b.lastSeq = seq
-	b.cols = t.layout[:len(t.layout):len(t.layout)]
-	sr := eddysql.Row{Time: r.time, MeasureName: r.measureName, Version: r.version, Seq: seq, Values: make([]any, len(t.layout))}
-	for _, d := range r.dims {
-		sr.Values[t.colPos[d.Name]] = d.Value
+	b.dims = t.dims[:len(t.dims):len(t.dims)]
+	b.measures = t.measures[:len(t.measures):len(t.measures)]
+	if s.id == 0 {
+		t.nextSID++
+		s.id = t.nextSID
+		ser := eddysql.Series{ID: s.id, MeasureName: r.measureName, Dimensions: make([]string, len(t.dims))}
+		for _, d := range r.dims {
+			ser.Dimensions[t.dimPos[d.Name]] = d.Value
+		}
+		b.series = append(b.series, ser)
 	}
+	sr := eddysql.Row{Time: r.time, Series: s.id, Version: r.version, Seq: seq, Values: b.values(len(t.measures))}
 	for _, m := range r.measures {
-		sr.Values[t.colPos[m.Name]] = sqlValue(m.Value)
+		sr.Values[t.measPos[m.Name]] = sqlValue(m.Value)
 	}
 	if o == replaced {
 		if old >= b.firstSeq {
@@ -335,40 +372,54 @@ func sqlValue(v Value) any {
 // enqueue hands b to the publisher, in seq order (callers hold mu).
 func (t *table) enqueue(b *pubBatch) { t.queue <- b }
 
+// normalizers are the scratch space of writes: a write normalizes its records before
+// it takes the table's lock, so concurrent writes share that work across cores.
+var normalizers = sync.Pool{New: func() any { return new(normalizer) }}
+
 // write is Service.Write for this table.
 func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, error) {
 	var res WriteResult
 	now := t.svc.now().UnixNano()
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return res, apierr.New(apierr.Unavailable, "TableClosed", "table %s.%s is closing", t.db, t.name)
-	}
-	st := t.settings
+	st := t.settingsNow()
 	memCut := now - int64(st.MemoryRetentionHours)*int64(time.Hour)
 	magCut := now - int64(st.MagneticRetentionDays)*nanosPerDay
 	future := now + int64(MaxFutureSkew)
-	b := &pubBatch{durable: make(chan struct{})}
-	t.enc.reset()
+	n := normalizers.Get().(*normalizer)
+	defer normalizers.Put(n)
+	n.reset()
 	for i := range req.Records {
-		r, rej := t.norm.normalize(i, &req.Common, &req.Records[i])
+		r, rej := n.normalize(i, &req.Common, &req.Records[i])
 		if rej == nil {
-			rej = t.checkRow(i, &r, memCut, magCut, future, st.MagneticWrites)
-		}
-		if rej == nil {
-			rej = t.checkSchema(i, &r)
+			rej = t.checkRow(i, &r, memCut, magCut, future, st)
 		}
 		if rej != nil {
+			n.rejected = append(n.rejected, *rej)
+			continue
+		}
+		n.rows = append(n.rows, r)
+	}
+	res.Rejected = append(res.Rejected, n.rejected...)
+
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return WriteResult{}, apierr.New(apierr.Unavailable, "TableClosed", "table %s.%s is closing", t.db, t.name)
+	}
+	b := &pubBatch{durable: make(chan struct{})}
+	t.enc.reset()
+	for k := range n.rows {
+		r := &n.rows[k]
+		if rej := t.checkSchema(r.index, r); rej != nil {
 			res.Rejected = append(res.Rejected, *rej)
 			continue
 		}
-		o, existing := t.apply(b, &r)
+		o, existing := t.apply(b, r)
 		switch o {
 		case unchanged:
 			res.Unchanged++
 			continue
 		case conflict:
-			res.Rejected = append(res.Rejected, RejectedRecord{Index: i, Code: CodeVersionConflict, ExistingVersion: existing,
+			res.Rejected = append(res.Rejected, RejectedRecord{Index: r.index, Code: CodeVersionConflict, ExistingVersion: existing,
 				Reason: fmt.Sprintf("the record exists with other values at version %d; a replacement needs a higher version than %d", existing, r.version)})
 			continue
 		}
@@ -377,8 +428,9 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 		} else {
 			res.Memory++
 		}
-		t.enc.add(&r)
+		t.enc.add(r)
 	}
+	slices.SortFunc(res.Rejected, func(a, b RejectedRecord) int { return a.Index - b.Index })
 	if t.enc.rows == 0 {
 		t.mu.Unlock()
 		return res, nil
@@ -400,17 +452,17 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 }
 
 // checkRow rejects a row outside the times the table takes.
-func (t *table) checkRow(i int, r *row, memCut, magCut, future int64, magneticWrites bool) *RejectedRecord {
+func (t *table) checkRow(i int, r *row, memCut, magCut, future int64, st *Table) *RejectedRecord {
 	switch {
 	case r.time > future:
 		return &RejectedRecord{Index: i, Code: CodeTooNew, Reason: fmt.Sprintf("time %s is more than %s ahead of the server's clock",
 			time.Unix(0, r.time).UTC().Format(time.RFC3339Nano), MaxFutureSkew)}
 	case r.time < magCut:
 		return &RejectedRecord{Index: i, Code: CodeTooOld, Reason: fmt.Sprintf("time %s is older than the magnetic retention of %d days",
-			time.Unix(0, r.time).UTC().Format(time.RFC3339Nano), t.settings.MagneticRetentionDays)}
-	case r.time < memCut && !magneticWrites:
+			time.Unix(0, r.time).UTC().Format(time.RFC3339Nano), st.MagneticRetentionDays)}
+	case r.time < memCut && !st.MagneticWrites:
 		return &RejectedRecord{Index: i, Code: CodeTooOld, Reason: fmt.Sprintf("time %s is older than the memory retention of %d hours and the table does not take late writes into the magnetic tier",
-			time.Unix(0, r.time).UTC().Format(time.RFC3339Nano), t.settings.MemoryRetentionHours)}
+			time.Unix(0, r.time).UTC().Format(time.RFC3339Nano), st.MemoryRetentionHours)}
 	}
 	return nil
 }
@@ -419,31 +471,35 @@ func (t *table) checkRow(i int, r *row, memCut, magCut, future int64, magneticWr
 // its new columns (in the catalog first, so that a logged row's columns are always
 // known at replay).
 func (t *table) checkSchema(i int, r *row) *RejectedRecord {
-	var fresh []Column
-	for _, d := range r.dims {
-		p, ok := t.colPos[d.Name]
-		if !ok {
-			fresh = append(fresh, DimensionColumn(d.Name))
-		} else if c := t.layout[p]; !c.Dimension {
-			return typeConflict(i, MeasureColumn(c.Name, ColumnType(c.Type)), DimensionColumn(d.Name))
-		}
-	}
-	for _, m := range r.measures {
-		p, ok := t.colPos[m.Name]
-		if !ok {
-			fresh = append(fresh, MeasureColumn(m.Name, m.Value.Type))
-		} else if c := t.layout[p]; c.Dimension || ColumnType(c.Type) != m.Value.Type {
-			have := MeasureColumn(c.Name, ColumnType(c.Type))
-			if c.Dimension {
-				have = DimensionColumn(c.Name)
-			}
-			return typeConflict(i, have, MeasureColumn(m.Name, m.Value.Type))
-		}
-	}
-	if len(fresh) == 0 {
+	if t.sameShape(r) {
 		return nil
 	}
-	if len(t.layout)+len(fresh) > MaxColumnsPerTable {
+	var fresh []Column
+	for _, d := range r.dims {
+		if _, ok := t.dimPos[d.Name]; ok {
+			continue
+		}
+		if p, ok := t.measPos[d.Name]; ok {
+			return typeConflict(i, MeasureColumn(d.Name, ColumnType(t.measures[p].Type)), DimensionColumn(d.Name))
+		}
+		fresh = append(fresh, DimensionColumn(d.Name))
+	}
+	for _, m := range r.measures {
+		if p, ok := t.measPos[m.Name]; ok {
+			if have := ColumnType(t.measures[p].Type); have != m.Value.Type {
+				return typeConflict(i, MeasureColumn(m.Name, have), MeasureColumn(m.Name, m.Value.Type))
+			}
+			continue
+		}
+		if _, ok := t.dimPos[m.Name]; ok {
+			return typeConflict(i, DimensionColumn(m.Name), MeasureColumn(m.Name, m.Value.Type))
+		}
+		fresh = append(fresh, MeasureColumn(m.Name, m.Value.Type))
+	}
+	if len(fresh) == 0 {
+		return t.passed(r)
+	}
+	if len(t.dims)+len(t.measures)+len(fresh) > MaxColumnsPerTable {
 		return &RejectedRecord{Index: i, Code: CodeInvalidRecord, Reason: fmt.Sprintf("the table would have more than %d columns", MaxColumnsPerTable)}
 	}
 	if _, err := t.svc.Catalog.LearnColumns(t.db, t.name, fresh...); err != nil {
@@ -454,7 +510,34 @@ func (t *table) checkSchema(i int, r *row) *RejectedRecord {
 		return &RejectedRecord{Index: i, Code: apierr.CodeOf(err), Reason: err.Error()}
 	}
 	for _, c := range fresh {
-		t.learn(eddysql.Column{Name: c.Name, Dimension: c.Dimension, Type: string(c.Type)})
+		if c.Dimension {
+			t.learnDim(c.Name)
+		} else {
+			t.learnMeasure(c.Name, c.Type)
+		}
+	}
+	return t.passed(r)
+}
+
+// sameShape reports whether r has the column names and types of the last row that
+// passed checkSchema.
+func (t *table) sameShape(r *row) bool {
+	same := sameDimNames(t.shapeDims, r.dims) && sameMeasureNames(t.shapeMeasures, r.measures)
+	for j := 0; same && j < len(r.measures); j++ {
+		same = t.shapeTypes[j] == r.measures[j].Value.Type
+	}
+	return same
+}
+
+// passed remembers r's columns as the last that passed checkSchema.
+func (t *table) passed(r *row) *RejectedRecord {
+	t.shapeDims, t.shapeMeasures, t.shapeTypes = t.shapeDims[:0], t.shapeMeasures[:0], t.shapeTypes[:0]
+	for _, d := range r.dims {
+		t.shapeDims = append(t.shapeDims, d.Name)
+	}
+	for _, m := range r.measures {
+		t.shapeMeasures = append(t.shapeMeasures, m.Name)
+		t.shapeTypes = append(t.shapeTypes, m.Value.Type)
 	}
 	return nil
 }
@@ -464,28 +547,43 @@ func typeConflict(i int, have, got Column) *RejectedRecord {
 }
 
 // publish is the goroutine moving accepted rows into the DuckDB memory table, in seq
-// order, once the write-ahead log has them. It flushes the appender when it has nothing
-// else to do or every publishInterval, so a row is queryable well within a second of its
-// acknowledgement.
+// order, once the write-ahead log has them. It flushes the appender — which commits in
+// DuckDB and costs milliseconds however few rows it carries — at most every
+// publishInterval while rows keep coming, at once when someone waits for them
+// (waitVisible), and when nothing else is queued and the interval has passed; so a row
+// is queryable within about publishInterval of its acknowledgement.
 func (t *table) publish() {
 	defer close(t.pubDone)
 	const publishInterval = 100 * time.Millisecond
 	lastFlush := time.Now()
 	dirty := false
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	flush := func() {
+		t.flushPublished()
+		dirty = false
+		lastFlush = time.Now()
+	}
 	for {
 		var b *pubBatch
 		var ok bool
 		if dirty {
+			timer.Reset(max(0, publishInterval-time.Since(lastFlush)))
 			select {
 			case b, ok = <-t.queue:
-			default:
-				t.flushPublished()
-				dirty = false
-				lastFlush = time.Now()
-				b, ok = <-t.queue
+			case <-t.flushNow:
+				flush()
+				continue
+			case <-timer.C:
+				flush()
+				continue
 			}
 		} else {
-			b, ok = <-t.queue
+			select {
+			case b, ok = <-t.queue:
+			case <-t.flushNow:
+				continue
+			}
 		}
 		if !ok {
 			if dirty {
@@ -501,6 +599,7 @@ func (t *table) publish() {
 			if err != nil {
 				t.pubMu.Lock()
 				t.pubErr = err
+				t.pubCond.Broadcast()
 				t.pubMu.Unlock()
 				t.log.Error("memory tier: publish failed; the rows are durable and come back at the next start", "err", err)
 			}
@@ -512,9 +611,7 @@ func (t *table) publish() {
 		t.pubMu.Unlock()
 		dirty = true
 		if time.Since(lastFlush) >= publishInterval {
-			t.flushPublished()
-			dirty = false
-			lastFlush = time.Now()
+			flush()
 		}
 	}
 }
@@ -537,12 +634,12 @@ func (t *table) flushPublished() {
 }
 
 func (t *table) publishBatch(b *pubBatch) error {
-	if len(b.cols) > t.memLayout {
-		schema := eddysql.TableSchema{Database: t.db, Table: t.name, Columns: b.cols}
+	if len(b.dims) > t.memDims || len(b.measures) > t.memMeasures {
+		schema := eddysql.TableSchema{Database: t.db, Table: t.name, Dimensions: b.dims, Measures: b.measures}
 		if err := t.mem.Evolve(context.Background(), schema, t.sqlMagnetic()); err != nil {
 			return err
 		}
-		t.memLayout = len(b.cols)
+		t.memDims, t.memMeasures = len(b.dims), len(b.measures)
 	}
 	newLate := false
 	for _, d := range b.late {
@@ -568,6 +665,9 @@ func (t *table) publishBatch(b *pubBatch) error {
 			fresh = append(fresh, b.rows[i])
 		}
 	}
+	if err := t.mem.AppendSeries(b.series); err != nil {
+		return err
+	}
 	if err := t.mem.Append(fresh); err != nil {
 		return err
 	}
@@ -585,6 +685,10 @@ func (t *table) waitVisible(seq uint64) error {
 		if t.pubErr != nil {
 			return t.pubErr
 		}
+		select {
+		case t.flushNow <- struct{}{}:
+		default:
+		}
 		t.pubCond.Wait()
 	}
 	return t.pubErr
@@ -599,11 +703,9 @@ func (t *table) sync() error {
 }
 
 // update applies new settings from the catalog.
-func (t *table) update(settings Table) {
-	t.mu.Lock()
-	t.settings = settings
-	t.mu.Unlock()
-}
+func (t *table) update(settings Table) { t.settings.Store(&settings) }
+
+func (t *table) settingsNow() *Table { return t.settings.Load() }
 
 // close stops the publisher after it has published everything and closes the log.
 func (t *table) close() error {

@@ -20,7 +20,7 @@ const maxFilesPerPartition = 8
 // and partitions with too many files or with unresolved versions are compacted.
 func (t *table) tier(ctx context.Context, now time.Time) error {
 	t.mu.Lock()
-	st := t.settings
+	st := t.settingsNow()
 	cut := now.UnixNano() - int64(st.MemoryRetentionHours)*int64(time.Hour)
 	maxSeq := t.seq
 	walEnd := t.wal.End()
