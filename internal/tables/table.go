@@ -44,10 +44,10 @@ type table struct {
 	shapeDims, shapeMeasures []string
 	shapeTypes               []ColumnType
 	ix                       *index
-	seq      uint64
-	wal      *wal.Log
-	enc      walEncoder
-	norm     normalizer
+	seq                      uint64
+	wal                      *wal.Log
+	enc                      walEncoder
+	norm                     normalizer
 	// segMax is the newest row time in each write-ahead log segment, which decides when
 	// a segment holds nothing the memory tier still needs.
 	segMax map[uint64]int64
@@ -57,8 +57,8 @@ type table struct {
 	queue    chan *pubBatch
 	closed   bool
 
-	memMu     sync.Mutex
-	mem       *eddysql.MemoryTable
+	memMu                sync.Mutex
+	mem                  *eddysql.MemoryTable
 	memDims, memMeasures int
 	manifest             *manifest
 	// memLate holds the days where the memory table has late rows.
@@ -84,7 +84,7 @@ type pubBatch struct {
 	dims     []string
 	measures []eddysql.Measure
 	series   []eddysql.Series
-	rows []eddysql.Row
+	rows     []eddysql.Row
 	// repl marks rows that replace a row of an earlier batch (deleted in the same
 	// transaction); dead marks rows replaced within this batch, never published.
 	repl, dead []bool
