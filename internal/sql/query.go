@@ -157,12 +157,12 @@ func (e *Engine) Query(ctx context.Context, q string, opts QueryOptions) (*Resul
 	}
 	timer.Stop()
 	stopWatch()
-	qs.finish(r)
 	if err == nil && !done && r.ctx.Err() != nil {
 		// Stopped between the first page and here: the rest of the result is gone.
 		err = r.ctx.Err()
 	}
 	if err != nil {
+		qs.finish(r, nil)
 		if rows != nil {
 			rows.Close()
 		}
@@ -171,10 +171,11 @@ func (e *Engine) Query(ctx context.Context, q string, opts QueryOptions) (*Resul
 	}
 	res := &Result{QueryID: r.id, Columns: c.columns, Rows: page, Stats: QueryStats{Elapsed: time.Since(start), Rows: c.rowsSoFar}}
 	if done {
+		qs.finish(r, nil)
 		c.close()
 		return res, nil
 	}
-	if err := qs.keep(c); err != nil {
+	if err := qs.finish(r, c); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -349,21 +350,20 @@ func (qs *queries) start(id string) (*run, error) {
 	return r, nil
 }
 
-func (qs *queries) finish(r *run) {
-	qs.mu.Lock()
-	delete(qs.running, r.id)
-	qs.mu.Unlock()
-}
-
-// keep opens a result for paging.
-func (qs *queries) keep(c *cursor) error {
+// finish ends a running query and, when c is not nil, opens its result for paging in
+// the same step, so that Cancel always finds it.
+func (qs *queries) finish(r *run, c *cursor) error {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
+	delete(qs.running, r.id)
+	if c == nil {
+		return nil
+	}
 	if len(qs.open) >= qs.limits.MaxOpenResults {
 		return errTooManyOpen(qs.limits)
 	}
 	c.idleSince = qs.limits.Now()
-	qs.open[c.run.id] = c
+	qs.open[r.id] = c
 	return nil
 }
 
