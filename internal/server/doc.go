@@ -32,11 +32,16 @@
 //	GET    /v1/databases/{db}/tables/{table}  settings and learned schema     200 Table
 //	PATCH  /v1/databases/{db}/tables/{table}  change settings                 200 Table
 //	DELETE /v1/databases/{db}/tables/{table}  delete a table                  204
+//	POST   /v1/databases/{db}/tables/{table}/records  write up to 10,000 records  200 WriteRecordsResponse
+//	POST   /write?db=&precision=              InfluxDB 1.x line protocol      204 (token: Basic password, ?p= or Token)
+//	POST   /api/v2/write?bucket=&precision=   InfluxDB 2.x line protocol      204 (token: "Authorization: Token <t>")
 //	POST   /v1/query                          run a SQL query, or read its next page  200 QueryResponse
 //	DELETE /v1/queries/{id}                   cancel a query or drop its open result  204
 //
 // A put answers 200 whenever the request as a whole was valid, even if every record
 // failed, as Kinesis does: the caller checks failedCount and retries the failed records.
+// A table write does the same with rejectedRecords; the JSON body, its value types and
+// the line protocol mapping are documented at TableWriter and in lineprotocol.go.
 //
 // A subscription streams records as server-sent events by default, or as
 // newline-delimited JSON with "Accept: application/x-ndjson" or ?format=ndjson; see
@@ -47,10 +52,12 @@
 // Every error is a JSON wire.Error {"code", "message"} whose status follows the
 // apierr.Kind (wire.Status). Besides the services' codes, the transport has its own:
 // Unauthenticated (401); MalformedJSON, UnknownField, InvalidBase64, DataAndText,
-// InvalidEventTime, InvalidParameter, MissingParameter, InvalidIterator, EmptyUpdate
-// (400); RequestTooLarge (413); MethodNotAllowed (405); UnknownEndpoint (404);
-// ShuttingDown (503). An error that is not an *apierr.Error is logged and reported as
-// 500 InternalFailure with the error's text.
+// InvalidEventTime, InvalidParameter, MissingParameter, InvalidIterator, EmptyUpdate,
+// InvalidRecord, TooManyRecords, MalformedBody, UnsupportedContentEncoding,
+// InvalidLineProtocol, PartialWrite (400); RequestTooLarge (413); MethodNotAllowed
+// (405); UnknownEndpoint (404); ShuttingDown (503). The line protocol endpoints add the
+// message as "error" too, for InfluxDB 1.x clients. An error that is not an
+// *apierr.Error is logged and reported as 500 InternalFailure with the error's text.
 //
 // Long polls and subscriptions end when the request's context does or when Drain is
 // called; register Drain with http.Server.RegisterOnShutdown so a graceful shutdown

@@ -43,7 +43,10 @@ type Options struct {
 	Query QueryAPI
 	// Tables is the table catalog; nil leaves out the database and table endpoints.
 	Tables TablesAPI
-	Auth   Authenticator
+	// TableWriter is the tables write path; nil leaves out the write endpoints (the JSON
+	// write and InfluxDB line protocol).
+	TableWriter TableWriter
+	Auth        Authenticator
 	// Registerer receives the HTTP metrics and Gatherer serves /metrics; either may be
 	// nil to skip it.
 	Registerer prometheus.Registerer
@@ -116,6 +119,9 @@ func New(opts Options) *Server {
 	if opts.Tables != nil {
 		s.routeTables(opts.Tables)
 	}
+	if opts.TableWriter != nil {
+		s.routeTableWrites(opts.TableWriter)
+	}
 	return s
 }
 
@@ -138,13 +144,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // handle registers h under pattern, with metrics labelled by the pattern and, for API
 // routes, authentication.
 func (s *Server) handle(pattern string, authenticate bool, h http.HandlerFunc) {
+	s.handleLimit(pattern, authenticate, maxBodyBytes, h)
+}
+
+// handleLimit is handle with a body limit other than maxBodyBytes.
+func (s *Server) handleLimit(pattern string, authenticate bool, limit int64, h http.HandlerFunc) {
 	requests := s.requests.MustCurryWith(prometheus.Labels{"route": pattern})
 	seconds := s.seconds.WithLabelValues(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		if !authenticate || s.authenticated(sw, r) {
-			r.Body = http.MaxBytesReader(sw, r.Body, maxBodyBytes)
+			r.Body = http.MaxBytesReader(sw, r.Body, limit)
 			h(sw, r)
 		}
 		seconds.Observe(time.Since(start).Seconds())

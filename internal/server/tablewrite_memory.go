@@ -1,0 +1,170 @@
+package server
+
+import (
+	"unsafe"
+
+	"github.com/eddy-streams/eddy/internal/tables"
+)
+
+// recordMemory hands out the memory of decoded table records: their strings and their
+// dimension and measure slices, carved from chunks so a 10,000-record write makes a few
+// dozen allocations rather than one per string. The table writer may keep anything it is
+// given, so handed-out memory is never written again: a chunk is only appended to, and a
+// full one is left to the garbage collector with whatever still points into it. Chunks
+// stay small (chunkBytes, chunkEntries) so a kept string pins little else.
+//
+// Names (of dimensions, measures and tables) repeat from record to record and request
+// to request; they are interned instead, up to maxInterned of them.
+type recordMemory struct {
+	text     []byte
+	dims     []tables.Dimension
+	measures []tables.Measure
+	names    map[string]string
+	// dimStart and measureStart are where the current record's dimensions and measures
+	// start in dims and measures.
+	dimStart, measureStart int
+}
+
+const (
+	chunkBytes   = 64 << 10
+	chunkEntries = 2048
+	maxInterned  = 1 << 14
+)
+
+// str returns a string holding b.
+func (m *recordMemory) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(m.text)-len(m.text) < len(b) {
+		m.text = make([]byte, 0, max(len(b), chunkBytes))
+	}
+	start := len(m.text)
+	m.text = append(m.text, b...)
+	return unsafe.String(&m.text[start], len(b))
+}
+
+// name returns an interned string holding b.
+func (m *recordMemory) name(b []byte) string {
+	if s, ok := m.names[string(b)]; ok {
+		return s
+	}
+	if m.names == nil || len(m.names) >= maxInterned {
+		m.names = make(map[string]string, 256)
+	}
+	s := string(b)
+	m.names[s] = s
+	return s
+}
+
+// beginRecord starts collecting a record's dimensions and measures.
+func (m *recordMemory) beginRecord() {
+	m.dimStart, m.measureStart = len(m.dims), len(m.measures)
+}
+
+// addDimension adds a dimension to the record being collected. A full chunk is left
+// behind with the records handed out from it; only the current record's part moves.
+func (m *recordMemory) addDimension(d tables.Dimension) {
+	if len(m.dims) == cap(m.dims) {
+		n := len(m.dims) - m.dimStart
+		chunk := make([]tables.Dimension, n, max(chunkEntries, 2*n))
+		copy(chunk, m.dims[m.dimStart:])
+		m.dims, m.dimStart = chunk, 0
+	}
+	m.dims = append(m.dims, d)
+}
+
+// addMeasure is addDimension for measures.
+func (m *recordMemory) addMeasure(ms tables.Measure) {
+	if len(m.measures) == cap(m.measures) {
+		n := len(m.measures) - m.measureStart
+		chunk := make([]tables.Measure, n, max(chunkEntries, 2*n))
+		copy(chunk, m.measures[m.measureStart:])
+		m.measures, m.measureStart = chunk, 0
+	}
+	m.measures = append(m.measures, ms)
+}
+
+// recordDimensions returns the dimensions added since beginRecord, nil if none. Its
+// capacity is its length, so an append to it by the writer copies rather than
+// overwrites the next record's.
+func (m *recordMemory) recordDimensions() []tables.Dimension {
+	if len(m.dims) == m.dimStart {
+		return nil
+	}
+	return m.dims[m.dimStart:len(m.dims):len(m.dims)]
+}
+
+// recordMeasures is recordDimensions for measures.
+func (m *recordMemory) recordMeasures() []tables.Measure {
+	if len(m.measures) == m.measureStart {
+		return nil
+	}
+	return m.measures[m.measureStart:len(m.measures):len(m.measures)]
+}
+
+// nameCache holds the names (and, for dimensions, the values) of the last record's
+// dimensions or measures by position. Records of one write mostly list the same names
+// in the same order, so comparing with the last record's is cheaper than interning,
+// and a record whose names all match needs no check for duplicates: the names cached
+// are always a prefix of one record's, checked when they were cached.
+type nameCache struct {
+	names  []string
+	values []string
+}
+
+// name returns the name at position j of a record, interned, and whether the names at
+// positions 0 to j all matched the cache (same says whether 0 to j-1 did). If not, the
+// caller checks the name for duplicates against names[:j], the record's names so far,
+// and calls keep.
+func (c *nameCache) name(m *recordMemory, j int, key []byte, same bool) (string, bool) {
+	if same && j < len(c.names) && c.names[j] == string(key) {
+		return c.names[j], true
+	}
+	return m.name(key), false
+}
+
+// keep caches name at position j, after the record's earlier positions.
+func (c *nameCache) keep(j int, name string) {
+	c.names = append(c.names[:j], name)
+}
+
+// value returns a string holding b, the value at position j, reusing the last record's
+// if it is the same.
+func (c *nameCache) value(m *recordMemory, j int, b []byte) string {
+	if j < len(c.values) && c.values[j] == string(b) {
+		return c.values[j]
+	}
+	s := m.str(b)
+	if j < len(c.values) {
+		c.values[j] = s
+	} else if j == len(c.values) {
+		c.values = append(c.values, s)
+	}
+	return s
+}
+
+// reset forgets the cached names, at the start of a request.
+func (c *nameCache) reset() {
+	c.names, c.values = c.names[:0], c.values[:0]
+}
+
+// hasDimension reports whether ds has a dimension called name.
+func hasDimension(ds []tables.Dimension, name string) bool {
+	for i := range ds {
+		if ds[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMeasure reports whether ms has a measure called name.
+func hasMeasure(ms []tables.Measure, name string) bool {
+	for i := range ms {
+		if ms[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
