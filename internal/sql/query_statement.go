@@ -103,13 +103,17 @@ const (
 	showTablesSQL    = `SELECT view_name AS "table" FROM duckdb_views() WHERE NOT internal AND ` + visibleSchemas + ` AND lower(schema_name) = lower($1) ORDER BY 1`
 )
 
-const identPattern = `("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`
+const (
+	identPattern = `("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`
+	// endPattern is the end of a statement: white space, comments and ';'.
+	endPattern = `(?:\s|;|--[^\n]*|/\*[\s\S]*?\*/)*$`
+)
 
 var (
-	showDatabasesPattern = regexp.MustCompile(`(?is)^SHOW\s+(?:DATABASES|SCHEMAS)\s*;?\s*$`)
+	showDatabasesPattern = regexp.MustCompile(`(?is)^SHOW\s+(?:DATABASES|SCHEMAS)` + endPattern)
 	// DuckDB's SHOW TABLES, SHOW ALL TABLES and a bare SHOW or DESCRIBE list every
 	// schema, the internal ones too; SHOW TABLES FROM takes a catalog, not a schema.
-	showTablesPattern = regexp.MustCompile(`(?is)^(?:SHOW\s+(?:ALL\s+)?TABLES(?:\s+(?:FROM|IN)\s+` + identPattern + `)?|SHOW|DESCRIBE)\s*;?\s*$`)
+	showTablesPattern = regexp.MustCompile(`(?is)^(?:SHOW\s+(?:ALL\s+)?TABLES(?:\s+(?:FROM|IN)\s+` + identPattern + `)?|SHOW|DESCRIBE)` + endPattern)
 )
 
 func unquoteIdent(s string) string {

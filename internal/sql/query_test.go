@@ -73,11 +73,12 @@ func TestShowListsEddyDatabasesAndTablesOnly(t *testing.T) {
 	for _, tc := range []struct{ q, cols, rows string }{
 		{"SHOW DATABASES", `[{"Name":"database","Type":"VARCHAR"}]`, `[["fleet"],["ops"]]`},
 		{"show databases;", `[{"Name":"database","Type":"VARCHAR"}]`, `[["fleet"],["ops"]]`},
+		{"SHOW DATABASES; -- mine /* and */", `[{"Name":"database","Type":"VARCHAR"}]`, `[["fleet"],["ops"]]`},
 		{"SHOW TABLES", `[{"Name":"database","Type":"VARCHAR"},{"Name":"table","Type":"VARCHAR"}]`, `[["fleet","alerts"],["fleet","readings"],["ops","deploys"]]`},
 		{"-- all of them\nSHOW ALL TABLES", `[{"Name":"database","Type":"VARCHAR"},{"Name":"table","Type":"VARCHAR"}]`, `[["fleet","alerts"],["fleet","readings"],["ops","deploys"]]`},
 		{"DESCRIBE", `[{"Name":"database","Type":"VARCHAR"},{"Name":"table","Type":"VARCHAR"}]`, `[["fleet","alerts"],["fleet","readings"],["ops","deploys"]]`},
 		{"SHOW TABLES FROM fleet", `[{"Name":"table","Type":"VARCHAR"}]`, `[["alerts"],["readings"]]`},
-		{`show tables in "ops";`, `[{"Name":"table","Type":"VARCHAR"}]`, `[["deploys"]]`},
+		{"show tables in \"ops\" /* the deploys */ ;\n", `[{"Name":"table","Type":"VARCHAR"}]`, `[["deploys"]]`},
 	} {
 		res := query(t, e, tc.q)
 		if got := asJSON(t, res.Columns); got != tc.cols {
