@@ -38,6 +38,7 @@ func newTableCmd() *cobra.Command {
 		newTableDescribeCmd(cf),
 		newTableUpdateCmd(cf),
 		newTableDeleteCmd(cf),
+		newTableWriteCmd(cf),
 	)
 	return cmd
 }
