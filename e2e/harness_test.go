@@ -88,10 +88,16 @@ func (l *lockedBuffer) String() string {
 // startEddy runs `eddy serve` on a free loopback port and waits until it serves.
 func startEddy(t *testing.T, dataDir string, args ...string) *eddyProc {
 	t.Helper()
+	return startEddyEnv(t, dataDir, nil, args...)
+}
+
+// startEddyEnv is startEddy with env (KEY=value) added to the server's environment.
+func startEddyEnv(t *testing.T, dataDir string, env []string, args ...string) *eddyProc {
+	t.Helper()
 	bin := binary(t, "github.com/eddy-streams/eddy/cmd/eddy", "eddy")
 	args = append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "5s"}, args...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

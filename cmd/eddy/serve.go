@@ -160,16 +160,30 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		return err
 	}
 	defer sqlEngine.Close()
+	tablesSvc, err := tables.NewService(ctx, catalog, sqlEngine, tables.Options{
+		DataDir:         tablesDir,
+		MagneticURL:     cfg.TablesMagneticURL,
+		Fsync:           cfg.Fsync == config.FsyncAlways,
+		TieringInterval: cfg.TieringInterval,
+		Logger:          logger.With("component", "tables"),
+		CrashAt:         os.Getenv("EDDY_TEST_CRASH_AT"),
+	})
+	if err != nil {
+		return err
+	}
+	// Closed before the engine (deferred after it): the last rows are published first.
+	defer tablesSvc.Close()
 	srv := server.New(server.Options{
-		Streams:    svc,
-		Jobs:       jobManager,
-		Query:      sqlEngine,
-		Tables:     catalog,
-		Auth:       tokens,
-		Registerer: reg,
-		Gatherer:   reg,
-		Ready:      func(ctx context.Context) error { return ready(ctx, log) },
-		Logger:     logger,
+		Streams:     svc,
+		Jobs:        jobManager,
+		Query:       sqlEngine,
+		Tables:      tablesSvc,
+		TableWriter: tablesSvc,
+		Auth:        tokens,
+		Registerer:  reg,
+		Gatherer:    reg,
+		Ready:       func(ctx context.Context) error { return ready(ctx, log) },
+		Logger:      logger,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
