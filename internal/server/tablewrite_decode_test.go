@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,4 +291,33 @@ func BenchmarkDecodeWrite(b *testing.B) {
 			b.ReportMetric(handwritten/rate, "handwritten/encoding_json")
 		}
 	})
+}
+
+// TestExactDouble checks the decoder's shortcut for short decimals against ParseFloat.
+func TestExactDouble(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200_000 {
+		digits := 1 + rng.IntN(15)
+		var b []byte
+		if rng.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		point := rng.IntN(digits + 1)
+		for i := range digits {
+			if i == point && i > 0 {
+				b = append(b, '.')
+			}
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+		f, ok := exactDouble(b)
+		want, err := strconv.ParseFloat(string(b), 64)
+		if !ok || err != nil || math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("%s: got %v (%v), ParseFloat says %v", b, f, ok, want)
+		}
+	}
+	for _, s := range []string{"1234567890123456", "1e5", "1.5E-3"} {
+		if _, ok := exactDouble([]byte(s)); ok {
+			t.Fatalf("%s took the shortcut", s)
+		}
+	}
 }
