@@ -27,6 +27,18 @@ type Options struct {
 	Queries QueryLimits
 }
 
+// timestreamFunctions define, as macros, the Timestream functions its users' queries
+// lean on most that DuckDB lacks or names differently. bin is aligned to the epoch, as
+// Timestream's is (time_bucket's default origin is 2000-01-03).
+var timestreamFunctions = []string{
+	"CREATE MACRO ago(i) AS CAST(now() AS TIMESTAMP) - i",
+	"CREATE MACRO bin(t, i) AS time_bucket(i, t, TIMESTAMP '1970-01-01')",
+	"CREATE MACRO from_milliseconds(ms) AS make_timestamp(ms * 1000)",
+	"CREATE MACRO from_nanoseconds(ns) AS make_timestamp_ns(ns)",
+	"CREATE MACRO to_milliseconds(t) AS epoch_ms(t)",
+	"CREATE MACRO to_nanoseconds(t) AS epoch_ns(t)",
+}
+
 // Engine is the embedded DuckDB. It is safe for concurrent use.
 type Engine struct {
 	connector *duckdb.Connector
@@ -42,7 +54,10 @@ func Open(opts Options) (*Engine, error) {
 		"SET allow_community_extensions = false",
 		// Footers of the immutable magnetic files are read once, not per query.
 		"SET parquet_metadata_cache = true",
+		// Times are UTC, whatever the machine's zone.
+		"SET TimeZone = 'UTC'",
 	}
+	settings = append(settings, timestreamFunctions...)
 	if opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+quoteLiteral(opts.MemoryLimit))
 	}

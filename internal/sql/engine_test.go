@@ -34,3 +34,23 @@ func TestOpenRefusesFilesOutsideAllowedDirs(t *testing.T) {
 		t.Fatal("installed an extension")
 	}
 }
+
+func TestTimestreamFunctions(t *testing.T) {
+	e, err := Open(Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var bin, ms string
+	var recent bool
+	q := `SELECT CAST(bin(TIMESTAMP '2026-11-25 10:07:31', INTERVAL 7 MINUTE) AS VARCHAR),
+		CAST(from_milliseconds(1795601251000) AS VARCHAR), ago(INTERVAL 1 HOUR) < now()::TIMESTAMP`
+	if err := e.DB().QueryRow(q).Scan(&bin, &ms, &recent); err != nil {
+		t.Fatal(err)
+	}
+	// 7-minute bins counted from the epoch: 2026-11-25 10:07:31 is in bin 4,275,241,
+	// which starts at 10:07 (with time_bucket's own origin it would start at 10:04).
+	if bin != "2026-11-25 10:07:00" || ms != "2026-11-25 10:07:31" || !recent {
+		t.Fatalf("bin %s, from_milliseconds %s, ago %v", bin, ms, recent)
+	}
+}
