@@ -361,6 +361,9 @@ func (d *writeDecoder) measureMap(n int) error {
 		if key, err = d.memberName(); err != nil {
 			return err
 		}
+		if len(key) == 0 {
+			return d.invalid(d.i, n, "measures", "", "a measure needs a name")
+		}
 		var name string
 		if name, same = d.measureNames.name(&d.mem, j, key, same); !same {
 			if slices.Contains(d.measureNames.names[:j], name) {

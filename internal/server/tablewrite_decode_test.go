@@ -113,6 +113,7 @@ func TestDecodeWriteRejects(t *testing.T) {
 		{`{"records":[{"time":1,"measures":{"n":{"value":[1],"type":"double"}}}]}`, tables.CodeInvalidRecord, []string{"records[0].measures.n: want a number, string or boolean"}},
 		{`{"records":[{"time":1,"measures":{"a.b":1e400}}]}`, tables.CodeInvalidRecord, []string{`records[0].measures["a.b"]: 1e400 is beyond the range of a double`}},
 		{`{"records":[{"time":1,"dimensions":{"port":8080}}]}`, tables.CodeInvalidRecord, []string{"records[0].dimensions.port: want a string, got a number"}},
+		{`{"records":[{"time":1,"measureName":"x","measures":{"":1}}]}`, tables.CodeInvalidRecord, []string{"records[0].measures: a measure needs a name"}},
 		{`{"records":[{"time":1,"dimensions":{"h":"a","h":"b"}}]}`, "MalformedJSON", []string{`dimension "h" appears twice`}},
 		{`{"records":[{"time":1,"measures":{"m":1,"m":2}}]}`, "MalformedJSON", []string{`measure "m" appears twice`}},
 		{`{"records":[{"time":1,"time":2}]}`, "MalformedJSON", []string{`records[0]: field "time" appears twice`}},
