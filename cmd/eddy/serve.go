@@ -173,6 +173,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	}
 	// Closed before the engine (deferred after it): the last rows are published first.
 	defer tablesSvc.Close()
+	registerTableMetrics(reg, tablesSvc)
 	srv := server.New(server.Options{
 		Streams:     svc,
 		Jobs:        jobManager,
@@ -256,4 +257,19 @@ func openCheckpointStore(ctx context.Context, cfg config.Config) (*flow.BlobStor
 		url = "file://" + dir
 	}
 	return flow.OpenBlobStore(ctx, url)
+}
+
+// registerTableMetrics exposes the tables service's counters on /metrics.
+func registerTableMetrics(reg prometheus.Registerer, svc *tables.Service) {
+	counter := func(name, help string, get func(tables.Stats) int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(get(svc.Stats())) }))
+	}
+	counter("eddy_tables_records_stored_total", "Records table writes stored.", func(s tables.Stats) int64 { return s.StoredRecords })
+	counter("eddy_tables_records_unchanged_total", "Records table writes found identical to what was stored.", func(s tables.Stats) int64 { return s.UnchangedRecords })
+	counter("eddy_tables_records_rejected_total", "Records table writes rejected.", func(s tables.Stats) int64 { return s.RejectedRecords })
+	counter("eddy_tables_moved_rows_total", "Rows moved from the memory tier to the magnetic tier.", func(s tables.Stats) int64 { return s.MovedRows })
+	counter("eddy_tables_expired_files_total", "Magnetic files dropped by retention.", func(s tables.Stats) int64 { return s.ExpiredFiles })
+	counter("eddy_tables_compactions_total", "Magnetic partitions rewritten by compaction.", func(s tables.Stats) int64 { return s.Compactions })
+	counter("eddy_tables_quarantined_files_total", "Corrupt magnetic files set aside instead of served.", func(s tables.Stats) int64 { return s.QuarantinedFiles })
 }

@@ -70,17 +70,26 @@ type Service struct {
 
 // Metrics are the Service's counters, for /metrics.
 type Metrics struct {
+	storedRecords, unchangedRecords, rejectedRecords  atomic.Int64
 	movedRows, expiredFiles, compactions, quarantined atomic.Int64
 }
 
-// Stats is a snapshot of the counters.
+// Stats is a snapshot of the counters, since the service started.
 type Stats struct {
+	// StoredRecords, UnchangedRecords and RejectedRecords count what writes did.
+	StoredRecords, UnchangedRecords, RejectedRecords int64
+	// MovedRows counts rows moved to the magnetic tier, ExpiredFiles files dropped by
+	// retention, Compactions partitions rewritten, QuarantinedFiles corrupt files set aside.
 	MovedRows, ExpiredFiles, Compactions, QuarantinedFiles int64
 }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
-	return Stats{s.metrics.movedRows.Load(), s.metrics.expiredFiles.Load(), s.metrics.compactions.Load(), s.metrics.quarantined.Load()}
+	m := &s.metrics
+	return Stats{
+		StoredRecords: m.storedRecords.Load(), UnchangedRecords: m.unchangedRecords.Load(), RejectedRecords: m.rejectedRecords.Load(),
+		MovedRows: m.movedRows.Load(), ExpiredFiles: m.expiredFiles.Load(), Compactions: m.compactions.Load(), QuarantinedFiles: m.quarantined.Load(),
+	}
 }
 
 // NewService opens every table of cat: its magnetic files, memory table and view, and
@@ -194,7 +203,13 @@ func (s *Service) Write(ctx context.Context, db, name string, req *WriteRequest)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return t.write(ctx, req)
+	res, err := t.write(ctx, req)
+	if err == nil {
+		s.metrics.storedRecords.Add(int64(res.Memory + res.Magnetic))
+		s.metrics.unchangedRecords.Add(int64(res.Unchanged))
+		s.metrics.rejectedRecords.Add(int64(len(res.Rejected)))
+	}
+	return res, err
 }
 
 // Sync waits until everything written to the table so far is queryable.
