@@ -227,6 +227,8 @@ type stateWriter struct {
 	sharedPrefix string
 	shared       []sharedFile
 	uploaded     int
+	// pause is how long the subtask waited for the snapshot after the barrier.
+	pause time.Duration
 }
 
 func (w *stateWriter) put(name string, kg int, v any) error {
@@ -341,6 +343,7 @@ func (sub *subtask) checkpoint(id int64) {
 			comps = append(comps, component{Name: sub.snapshotters[i].name, Sections: w.sections})
 			shared = append(shared, w.shared...)
 			uploaded += w.uploaded
+			pause += w.pause
 		}
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(comps); err != nil {

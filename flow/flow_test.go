@@ -15,12 +15,14 @@ type event struct {
 	Time  int64
 }
 
-func TestMapFilterKeyedRunningSum(t *testing.T) {
+func TestMapFilterKeyedRunningSum(t *testing.T) { forEachBackend(t, testMapFilterKeyedRunningSum) }
+
+func testMapFilterKeyedRunningSum(t *testing.T, backend flow.StateBackend) {
 	var in []event
 	for i := 0; i < 10_000; i++ {
 		in = append(in, event{Key: string(rune('a' + i%5)), Value: i, Time: int64(i)})
 	}
-	job := flow.NewJob("sum", flow.JobOptions{Parallelism: 3, BatchSize: 64, ChannelCapacity: 2})
+	job := flow.NewJob("sum", flow.JobOptions{StateBackend: backend, Parallelism: 3, BatchSize: 64, ChannelCapacity: 2})
 	src := flow.FromSlice(job, "events", in, flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }})
 	even := flow.Filter(src, "even", func(e event) bool { return e.Value%2 == 0 })
 	doubled := flow.Map(even, "double", func(e event) event { e.Value *= 2; return e })
@@ -67,9 +69,11 @@ func mapsEqual(a, b map[int]int) bool {
 	return true
 }
 
-func TestEventTimersFireInOrder(t *testing.T) {
+func TestEventTimersFireInOrder(t *testing.T) { forEachBackend(t, testEventTimersFireInOrder) }
+
+func testEventTimersFireInOrder(t *testing.T, backend flow.StateBackend) {
 	in := []event{{"a", 1, 100}, {"b", 2, 50}, {"a", 3, 300}, {"b", 4, 200}, {"a", 5, 1000}}
-	job := flow.NewJob("timers")
+	job := flow.NewJob("timers", flow.JobOptions{StateBackend: backend})
 	src := flow.FromSlice(job, "events", in, flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.Monotonous()})
 	fired := flow.Process(flow.KeyBy(src, func(e event) string { return e.Key }), "timers", func(rt *flow.Runtime[string]) flow.KeyedProcessor[string, event, string] {
 		return flow.KeyedProcessor[string, event, string]{

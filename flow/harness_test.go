@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -15,8 +16,26 @@ type fakeClock struct{ now int64 }
 func (c *fakeClock) NowMillis() int64 { return c.now }
 
 func testSubtask(clock Clock) *subtask {
-	j := NewJob("test", JobOptions{Clock: clock})
-	return &subtask{run: &run{job: j, done: make(chan struct{})}, parallelism: 1}
+	return testSubtaskWith(clock, HeapBackend())
+}
+
+func testSubtaskWith(clock Clock, backend StateBackend) *subtask {
+	j := NewJob("test", JobOptions{Clock: clock, StateBackend: backend})
+	return &subtask{run: &run{job: j, ctx: context.Background(), done: make(chan struct{})}, parallelism: 1}
+}
+
+// closeRun releases what the subtask's run holds, such as Pebble stores.
+func closeRun(sub *subtask) {
+	for _, f := range sub.run.closers {
+		f()
+	}
+}
+
+// eachBackend runs a state-machine test against every state backend.
+func eachBackend(t *testing.T, test func(t *testing.T, backend StateBackend)) {
+	for _, b := range []StateBackend{HeapBackend(), PebbleBackend(t.TempDir())} {
+		t.Run(b.String(), func(t *testing.T) { test(t, b) })
+	}
 }
 
 // recorder is a collector that remembers what reached it.
@@ -41,8 +60,13 @@ func (r *recorder[T]) values() []T {
 }
 
 func TestProcessingTimeTimersAndStateTTL(t *testing.T) {
+	eachBackend(t, testProcessingTimeTimersAndStateTTL)
+}
+
+func testProcessingTimeTimersAndStateTTL(t *testing.T, backend StateBackend) {
 	clock := &fakeClock{now: 1000}
-	sub := testSubtask(clock)
+	sub := testSubtaskWith(clock, backend)
+	defer closeRun(sub)
 	out := &recorder[string]{}
 	core := newKeyedCore(sub, out, func(k string) uint64 { return uint64(len(k)) })
 	seen := NewValueState[int](core.rt, "seen", StateTTL(time.Second))
@@ -165,7 +189,12 @@ func TestAlignmentGivesUpAnAbandonedCheckpoint(t *testing.T) {
 }
 
 func TestCaptureIsNotChangedByLaterWrites(t *testing.T) {
-	sub := testSubtask(&fakeClock{})
+	eachBackend(t, testCaptureIsNotChangedByLaterWrites)
+}
+
+func testCaptureIsNotChangedByLaterWrites(t *testing.T, backend StateBackend) {
+	sub := testSubtaskWith(&fakeClock{}, backend)
+	defer closeRun(sub)
 	core := newKeyedCore(sub, &recorder[string]{}, func(k string) uint64 { return uint64(len(k)) })
 	v := NewValueState[int](core.rt, "v")
 	m := NewMapState[string, int](core.rt, "m")
@@ -182,14 +211,23 @@ func TestCaptureIsNotChangedByLaterWrites(t *testing.T) {
 	m.Put("x", 2)
 	core.context("bb", 0)
 	v.Update(9)
-	w := &stateWriter{}
+	store := NewMemStore()
+	w := &stateWriter{id: 1, ctx: context.Background(), store: store, sharedPrefix: "test/shared/"}
 	if err := encode(w); err != nil {
 		t.Fatal(err)
 	}
-	restored := newKeyedCore(testSubtask(&fakeClock{}), &recorder[string]{}, func(k string) uint64 { return uint64(len(k)) })
+	sub2 := testSubtaskWith(&fakeClock{}, backend)
+	defer closeRun(sub2)
+	restored := newKeyedCore(sub2, &recorder[string]{}, func(k string) uint64 { return uint64(len(k)) })
 	rv := NewValueState[int](restored.rt, "v")
 	rm := NewMapState[string, int](restored.rt, "m")
-	if err := restored.restoreState(&stateReader{sections: w.sections}); err != nil {
+	shared := map[string]sharedFile{}
+	for _, f := range w.shared {
+		shared[f.Name] = f
+	}
+	r := &stateReader{sections: w.sections, from: make([]int, len(w.sections)), ctx: context.Background(), store: store,
+		shared: []map[string]sharedFile{shared}, sharedPrefix: "test/shared/"}
+	if err := restored.restoreState(r); err != nil {
 		t.Fatal(err)
 	}
 	restored.context("a", 0)

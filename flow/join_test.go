@@ -13,13 +13,17 @@ import (
 )
 
 func TestIntervalJoinMatchesBruteForce(t *testing.T) {
+	forEachBackend(t, testIntervalJoinMatchesBruteForce)
+}
+
+func testIntervalJoinMatchesBruteForce(t *testing.T, backend flow.StateBackend) {
 	r := rand.New(rand.NewPCG(5, 5))
 	var left, right []event
 	for i := 0; i < 600; i++ {
 		left = append(left, event{Key: fmt.Sprintf("k%d", r.IntN(3)), Value: i, Time: int64(i * 10)})
 		right = append(right, event{Key: fmt.Sprintf("k%d", r.IntN(3)), Value: 1000 + i, Time: int64(i*10 + r.IntN(7))})
 	}
-	job := flow.NewJob("interval", flow.JobOptions{Parallelism: 2})
+	job := flow.NewJob("interval", flow.JobOptions{StateBackend: backend, Parallelism: 2})
 	opts := flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.BoundedOutOfOrderness(10 * time.Millisecond)}
 	a := flow.KeyBy(flow.FromSlice(job, "left", left, opts), func(e event) string { return e.Key })
 	b := flow.KeyBy(flow.FromSlice(job, "right", right, opts), func(e event) string { return e.Key })
@@ -45,10 +49,12 @@ func TestIntervalJoinMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestWindowJoin(t *testing.T) {
+func TestWindowJoin(t *testing.T) { forEachBackend(t, testWindowJoin) }
+
+func testWindowJoin(t *testing.T, backend flow.StateBackend) {
 	persons := []event{{"p1", 1, 100}, {"p2", 2, 200}, {"p3", 3, 12_000}}
 	auctions := []event{{"p1", 10, 5_000}, {"p1", 11, 9_999}, {"p2", 12, 10_000}, {"p3", 13, 15_000}}
-	job := flow.NewJob("window-join")
+	job := flow.NewJob("window-join", flow.JobOptions{StateBackend: backend})
 	opts := flow.SourceOptions[event]{Timestamp: func(e event) int64 { return e.Time }, Watermarks: flow.Monotonous()}
 	p := flow.KeyBy(flow.FromSlice(job, "persons", persons, opts), func(e event) string { return e.Key })
 	a := flow.KeyBy(flow.FromSlice(job, "auctions", auctions, opts), func(e event) string { return e.Key })
@@ -68,7 +74,11 @@ func TestWindowJoin(t *testing.T) {
 }
 
 func TestBroadcastStateReachesEverySubtask(t *testing.T) {
-	job := flow.NewJob("enrich")
+	forEachBackend(t, testBroadcastStateReachesEverySubtask)
+}
+
+func testBroadcastStateReachesEverySubtask(t *testing.T, backend flow.StateBackend) {
+	job := flow.NewJob("enrich", flow.JobOptions{StateBackend: backend})
 	payments := flow.FromSlice(job, "payments", []event{{"EUR", 10, 1}, {"USD", 20, 2}, {"GBP", 5, 3}}, flow.SourceOptions[event]{})
 	rules := flow.FromSlice(job, "blocked", []string{"GBP"}, flow.SourceOptions[string]{})
 	// Broadcast: every subtask learns the blocked currencies. Records and rules race, so
@@ -92,6 +102,10 @@ func TestBroadcastStateReachesEverySubtask(t *testing.T) {
 }
 
 func TestTemporalJoinUsesTheRowCurrentAtEventTime(t *testing.T) {
+	forEachBackend(t, testTemporalJoinUsesTheRowCurrentAtEventTime)
+}
+
+func testTemporalJoinUsesTheRowCurrentAtEventTime(t *testing.T, backend flow.StateBackend) {
 	type rate struct {
 		Currency string
 		Rate     int
@@ -100,7 +114,7 @@ func TestTemporalJoinUsesTheRowCurrentAtEventTime(t *testing.T) {
 	// The rates arrive as one bounded input and the payments as another; whichever the
 	// operator sees first, each payment must get the rate valid at its time.
 	for run := 0; run < 5; run++ {
-		job := flow.NewJob("temporal", flow.JobOptions{Parallelism: 2})
+		job := flow.NewJob("temporal", flow.JobOptions{StateBackend: backend, Parallelism: 2})
 		rates := flow.FromSlice(job, "rates", []rate{{"EUR", 110, 0}, {"EUR", 120, 100}, {"USD", 100, 50}},
 			flow.SourceOptions[rate]{Timestamp: func(r rate) int64 { return r.Time }, Watermarks: flow.Monotonous()})
 		pays := flow.FromSlice(job, "payments", []event{{"EUR", 10, 50}, {"EUR", 10, 100}, {"EUR", 10, 150}, {"USD", 5, 20}, {"USD", 5, 60}},

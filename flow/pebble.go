@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,10 +17,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eddy-streams/eddy/internal/engine"
 )
@@ -35,7 +39,9 @@ import (
 //
 // The write-ahead log is off: the memtable is flushed at each checkpoint barrier, so a
 // checkpoint is a set of SST files, and state after the last checkpoint is redone from
-// the sources after a failure anyway.
+// the sources after a failure anyway. The barrier only starts the flush: until the
+// flush is done and the Pebble checkpoint taken, the subtask's writes wait in an indexed
+// batch (which reads see), so the database holds exactly the state at the barrier.
 type pebbleStore struct {
 	// dir holds the live database (db/) and the checkpoints being uploaded (chk-<n>/).
 	dir      string
@@ -48,6 +54,10 @@ type pebbleStore struct {
 	instance string
 	// captures numbers the checkpoint directories.
 	captures int
+	// cur is the capture whose Pebble checkpoint is being taken, and window the writes
+	// made since its barrier; both nil between captures.
+	cur    *pebbleCapture
+	window *pebble.Batch
 
 	mu sync.Mutex
 	// confirmed are the files of the newest completed checkpoint this subtask took (or
@@ -58,21 +68,72 @@ type pebbleStore struct {
 }
 
 // pebbleMemTable bounds the memtable: the barrier flushes it while the subtask waits, so
-// its size bounds the pause a checkpoint makes.
-const pebbleMemTable = 4 << 20
+// its size bounds the pause a checkpoint makes. pebbleCache is each store's block cache.
+const (
+	pebbleMemTable = 4 << 20
+	pebbleCache    = 32 << 20
+)
 
+// pebbleOptions configures a working copy. It never syncs files: the copy is scratch,
+// rebuilt from the checkpoint after a crash, and fsyncs (several per flush and per
+// Pebble checkpoint) would lengthen the pause at each barrier.
 func pebbleOptions() *pebble.Options {
 	o := &pebble.Options{
 		DisableWAL:                  true,
 		MemTableSize:                pebbleMemTable,
 		MemTableStopWritesThreshold: 4,
-		MaxManifestFileSize:         4 << 20,
-		Logger:                      quietLogger{},
+		MaxManifestFileSize:         1 << 20,
+		// L0 holds up to 16 sublevels (a flush each) before they are compacted into the
+		// level below: with keys spread over every key group, each such compaction
+		// rewrites most of that level, and the next checkpoint uploads what it wrote.
+		L0CompactionThreshold: 16,
+		L0StopWritesThreshold: 64,
+		Logger:                quietLogger{},
+		FS:                    noSyncFS{vfs.Default},
 	}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return o
+}
+
+// openPebble opens the database in dir with its own block cache.
+func openPebble(dir string, readOnly bool) (*pebble.DB, error) {
+	o := pebbleOptions()
+	o.ReadOnly = readOnly
+	o.Cache = pebble.NewCache(pebbleCache)
+	defer o.Cache.Unref()
+	return pebble.Open(dir, o)
+}
+
+// noSyncFS is the OS file system with syncs left out.
+type noSyncFS struct{ vfs.FS }
+
+type noSyncFile struct{ vfs.File }
+
+func (noSyncFile) Sync() error                             { return nil }
+func (noSyncFile) SyncData() error                         { return nil }
+func (noSyncFile) SyncTo(int64) (fullSync bool, err error) { return false, nil }
+
+func wrapNoSync(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+func (fs noSyncFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return wrapNoSync(fs.FS.Create(name, c))
+}
+
+func (fs noSyncFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	return wrapNoSync(fs.FS.OpenReadWrite(name, c, opts...))
+}
+
+func (fs noSyncFS) OpenDir(name string) (vfs.File, error) { return wrapNoSync(fs.FS.OpenDir(name)) }
+
+func (fs noSyncFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return wrapNoSync(fs.FS.ReuseForWrite(oldname, newname, c))
 }
 
 // quietLogger drops Pebble's informational messages; errors reach the job as errors.
@@ -92,7 +153,7 @@ func openPebbleStore(base, job, operator string, subtask, first, last int) (*peb
 		return nil, fmt.Errorf("pebble state: %w", err)
 	}
 	st := &pebbleStore{dir: dir, first: first, last: last, operator: operator, instance: instance, confirmed: map[string]sharedFile{}, pending: map[int64]map[string]sharedFile{}}
-	db, err := pebble.Open(st.dbDir(), pebbleOptions())
+	db, err := openPebble(st.dbDir(), false)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pebble state: open %s: %w", st.dbDir(), err)
@@ -105,6 +166,14 @@ func (st *pebbleStore) dbDir() string { return filepath.Join(st.dir, "db") }
 
 // close releases the database and removes the working copy.
 func (st *pebbleStore) close() {
+	if st.cur != nil {
+		<-st.cur.done
+		st.cur = nil
+	}
+	if st.window != nil {
+		_ = st.window.Close()
+		st.window = nil
+	}
 	if st.db != nil {
 		_ = st.db.Close()
 		st.db = nil
@@ -117,6 +186,80 @@ func mustPebble(state string, err error) {
 	if err != nil {
 		panic(failure{fmt.Errorf("state %q: pebble: %w", state, err)})
 	}
+}
+
+// pebbleCapture is a barrier's Pebble checkpoint while it is being taken.
+type pebbleCapture struct {
+	// done closes when the checkpoint is taken (or failed with err).
+	done chan struct{}
+	err  error
+	// blocking says the subtask stopped to wait for done; it closes resumed when it
+	// goes on, having set blocked to how long it waited.
+	blocking atomic.Bool
+	resumed  chan struct{}
+	blocked  time.Duration
+}
+
+// pebbleWindowMax bounds the writes held back while a checkpoint is taken; beyond it
+// the subtask waits for the checkpoint, and the wait counts as the checkpoint's pause.
+const pebbleWindowMax = 64 << 20
+
+// settle ends the capture in flight once its checkpoint is taken, or at once if wait
+// (report says the wait is the pause of that capture, not of the next), and writes the
+// writes held back meanwhile to the database.
+func (st *pebbleStore) settle(wait, report bool) {
+	c := st.cur
+	if c == nil {
+		return
+	}
+	switch {
+	case !wait:
+		select {
+		case <-c.done:
+		default:
+			return
+		}
+	case report:
+		c.blocking.Store(true)
+		start := time.Now()
+		<-c.done
+		c.blocked = time.Since(start)
+		close(c.resumed)
+	default:
+		<-c.done
+	}
+	st.cur = nil
+	w := st.window
+	st.window = nil
+	mustPebble("pebble", st.db.Apply(w, pebble.NoSync))
+	_ = w.Close()
+}
+
+func (st *pebbleStore) get(key []byte) ([]byte, io.Closer, error) {
+	st.settle(false, false)
+	if st.window != nil {
+		return st.window.Get(key)
+	}
+	return st.db.Get(key)
+}
+
+func (st *pebbleStore) set(key, value []byte) error {
+	st.settle(false, false)
+	if st.window != nil && st.window.Len() >= pebbleWindowMax {
+		st.settle(true, true)
+	}
+	if st.window != nil {
+		return st.window.Set(key, value, nil)
+	}
+	return st.db.Set(key, value, pebble.NoSync)
+}
+
+func (st *pebbleStore) delete(key []byte) error {
+	st.settle(false, false)
+	if st.window != nil {
+		return st.window.Delete(key, nil)
+	}
+	return st.db.Delete(key, pebble.NoSync)
 }
 
 // pebbleValues is a ValueState's part of the subtask's pebbleStore.
@@ -148,7 +291,7 @@ func (p *pebbleValues[V, K]) dbKey(kg int, k K) []byte {
 // get returns the value of k and when it was written.
 func (p *pebbleValues[V, K]) get(state string, kg int, k K) (V, int64, bool) {
 	var zero V
-	data, closer, err := p.st.db.Get(p.dbKey(kg, k))
+	data, closer, err := p.st.get(p.dbKey(kg, k))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return zero, 0, false
 	}
@@ -169,11 +312,11 @@ func (p *pebbleValues[V, K]) set(state string, kg int, k K, v V, written int64) 
 		mustPebble(state, fmt.Errorf("encode value: %w (state values must be gob-encodable: exported fields)", err))
 	}
 	p.vbuf = b
-	mustPebble(state, p.st.db.Set(p.dbKey(kg, k), b, pebble.NoSync))
+	mustPebble(state, p.st.set(p.dbKey(kg, k), b))
 }
 
 func (p *pebbleValues[V, K]) delete(state string, kg int, k K) {
-	mustPebble(state, p.st.db.Delete(p.dbKey(kg, k), pebble.NoSync))
+	mustPebble(state, p.st.delete(p.dbKey(kg, k)))
 }
 
 // codec turns values into bytes and back; dec must not keep its input.
@@ -295,22 +438,38 @@ func isSharedFile(name string) bool {
 	return strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")
 }
 
-// capture flushes the memtable, so that everything written before the barrier is in
-// SST files, and takes a Pebble checkpoint: hard links to the live SST files and copies
-// of the small metadata files, in a directory of its own. SST files never change, so the
-// subtask goes on writing while another goroutine uploads them.
+// capture starts a flush of the memtable, so that everything written before the
+// barrier goes to SST files, and holds the subtask's later writes back in a batch until
+// a goroutine has taken a Pebble checkpoint once the flush is done: hard links to the
+// live SST files and copies of the small metadata files, in a directory of its own. SST
+// files never change, so the subtask goes on while they are uploaded.
 func (st *pebbleStore) capture() func(w *stateWriter) error {
+	// A barrier that comes before the previous checkpoint was taken waits for it.
+	st.settle(true, false)
 	st.captures++
 	dir := filepath.Join(st.dir, "chk-"+strconv.Itoa(st.captures))
-	err := st.db.Flush()
-	if err == nil {
-		err = st.db.Checkpoint(dir)
-	}
+	flushed, err := st.db.AsyncFlush()
 	if err != nil {
-		return func(*stateWriter) error { return fmt.Errorf("pebble checkpoint: %w", err) }
+		return func(*stateWriter) error { return fmt.Errorf("pebble flush: %w", err) }
 	}
+	c := &pebbleCapture{done: make(chan struct{}), resumed: make(chan struct{})}
+	st.cur, st.window = c, st.db.NewIndexedBatch()
+	db := st.db
+	go func() {
+		<-flushed
+		c.err = db.Checkpoint(dir)
+		close(c.done)
+	}()
 	return func(w *stateWriter) error {
 		defer os.RemoveAll(dir)
+		<-c.done
+		if c.blocking.Load() {
+			<-c.resumed
+			w.pause += c.blocked
+		}
+		if c.err != nil {
+			return fmt.Errorf("pebble checkpoint: %w", c.err)
+		}
 		return st.upload(w, dir)
 	}
 }
@@ -414,7 +573,7 @@ func (st *pebbleStore) restore(r *stateReader) error {
 		if err != nil {
 			return err
 		}
-		if st.db, err = pebble.Open(st.dbDir(), pebbleOptions()); err != nil {
+		if st.db, err = openPebble(st.dbDir(), false); err != nil {
 			return fmt.Errorf("open restored pebble state: %w", err)
 		}
 		// Files of a savepoint or another job are copied again by the next checkpoint:
@@ -441,9 +600,7 @@ func (st *pebbleStore) copyRange(r *stateReader, scratch string, old int, sec pe
 	if _, err := r.download(scratch, old, sec); err != nil {
 		return err
 	}
-	opts := pebbleOptions()
-	opts.ReadOnly = true
-	src, err := pebble.Open(scratch, opts)
+	src, err := openPebble(scratch, true)
 	if err != nil {
 		return fmt.Errorf("open checkpointed pebble state: %w", err)
 	}

@@ -204,7 +204,8 @@ func NewListState[V any, K comparable](rt *Runtime[K], name string, opts ...Stat
 	return &ListState[V, K]{v: NewValueState[[]V](rt, name, opts...)}
 }
 
-// Get returns the current key's list (nil when empty); do not keep it across calls.
+// Get returns the current key's list (nil when empty); do not keep it across calls, and
+// change it only through Add and Update (with the Pebble backend it is a copy).
 func (s *ListState[V, K]) Get() []V {
 	l, _ := s.v.Value()
 	return l
@@ -258,10 +259,14 @@ func (s *MapState[MK, V, K]) Remove(mk MK) {
 	delete(m, mk)
 	if len(m) == 0 {
 		s.v.Clear()
+		return
 	}
+	// The heap backend changed the map in place; Pebble's was a decoded copy.
+	s.v.Update(m)
 }
 
-// All returns the current key's map; do not keep it across calls.
+// All returns the current key's map; do not keep it across calls, and change it only
+// through Put and Remove (with the Pebble backend it is a copy).
 func (s *MapState[MK, V, K]) All() map[MK]V {
 	m, _ := s.v.Value()
 	return m

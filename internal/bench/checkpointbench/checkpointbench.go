@@ -359,22 +359,32 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 	return out, r.stop()
 }
 
-// incremental stops the source's updates, takes a checkpoint, updates 1% of the keys
-// (distinct ones), waits until they are processed and takes another: the last
-// checkpoint holds only that change beyond the one before. Events go on throughout.
+// incrementalRounds is how many checkpoints after a 1% change are measured: whether
+// one of them also uploads what a compaction rewrote depends on when the compaction
+// ran, so the report gives their median and maximum.
+const incrementalRounds = 3
+
+// incremental stops the source's updates and takes a checkpoint; then, each round, it
+// updates 1% of the keys (distinct ones, not updated before), waits until they are
+// processed and takes another checkpoint, which holds only that change beyond the one
+// before. Events go on throughout.
 func incremental(ctx context.Context, r *runner, job *flow.Job, p plan, c *counters) (int64, error) {
 	p.control.updates.Store(false)
 	if _, err := job.Checkpoint(ctx); err != nil {
 		return 0, err
 	}
 	changed := max(p.keys/100, 1)
-	target := c.total(countUpdated) + changed
-	p.control.burst.Add(changed)
-	if err := r.waitFor(ctx, func() bool { return c.total(countUpdated) >= target }, maxCheckpointWait); err != nil {
-		return 0, fmt.Errorf("wait for %d updates: %w", changed, err)
+	for range incrementalRounds {
+		target := c.total(countUpdated) + changed
+		p.control.burst.Add(changed)
+		if err := r.waitFor(ctx, func() bool { return c.total(countUpdated) >= target }, maxCheckpointWait); err != nil {
+			return 0, fmt.Errorf("wait for %d updates: %w", changed, err)
+		}
+		if _, err := job.Checkpoint(ctx); err != nil {
+			return 0, err
+		}
 	}
-	_, err := job.Checkpoint(ctx)
-	return changed, err
+	return changed, nil
 }
 
 // trigger takes a checkpoint every interval, or right after the last when that took
@@ -524,17 +534,26 @@ func (r *runner) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // setIncremental takes the first checkpoint after the fill (which holds all the state
-// it refers to) and the last, taken after changed keys were updated (which uploads
-// only what changed, with Pebble), from the checkpoints of the measured phase.
+// it refers to) and the last incrementalRounds, each taken after changed keys were
+// updated (which upload only what changed, with Pebble), from the checkpoints of the
+// measured phase.
 func (r *Result) setIncremental(cps []flow.CheckpointStatus, changed int64) {
-	if len(cps) < 3 || changed == 0 {
+	if len(cps) < incrementalRounds+2 || changed == 0 {
 		return
 	}
-	first, last := cps[0], cps[len(cps)-1]
+	first := cps[0]
 	r.FirstCheckpointMs, r.FirstCheckpointBytes = ms(first.Duration), int64(first.Bytes)
 	r.ChangedKeys = changed
-	r.IncrementalMs, r.IncrementalBytes, r.IncrementalFullBytes = ms(last.Duration), int64(last.Bytes), int64(last.FullBytes)
-	r.IncrementalPercent = 100 * float64(last.Bytes) / float64(r.StateBytes)
+	var durations []time.Duration
+	var written []int
+	for _, s := range cps[len(cps)-incrementalRounds:] {
+		durations = append(durations, s.Duration)
+		written = append(written, s.Bytes)
+		r.IncrementalFullBytes = int64(s.FullBytes)
+	}
+	r.IncrementalMs, r.IncrementalBytes, r.IncrementalMaxBytes = ms(median(durations)), int64(median(written)), int64(slices.Max(written))
+	r.IncrementalPercent = 100 * float64(r.IncrementalBytes) / float64(r.StateBytes)
+	r.IncrementalMaxPercent = 100 * float64(r.IncrementalMaxBytes) / float64(r.StateBytes)
 }
 
 // setCheckpoints summarises the periodic checkpoints of the measured phase.
