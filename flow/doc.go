@@ -16,6 +16,11 @@
 // Keyed state is partitioned by key group (maxParallelism groups, 128 by default), so a
 // job's state can later be restored at another parallelism.
 //
+// Keyed state lives in the job's state backend (JobOptions.StateBackend): the heap
+// (HeapBackend, the default), or a Pebble store per keyed subtask on local disk
+// (PebbleBackend) for state larger than memory, whose checkpoints upload only the SST
+// files written since the previous one. The state API is the same with both.
+//
 // Operators chain: Map, Filter, FlatMap and sinks run in the goroutine of the operator
 // that feeds them; keyed operators receive their input through a hash-partitioned
 // exchange of batches.

@@ -43,12 +43,15 @@ type Env struct {
 	// Restart decides how a failed job is restarted (default: exponential backoff from
 	// 1 s to 1 min, without end).
 	Restart RestartStrategy
+	// StateBackend is where jobs keep their keyed state (default: the heap); a Pebble
+	// backend keeps each job's stores under its directory, by job name.
+	StateBackend flow.StateBackend
 }
 
 // JobOptions are the options a built-in job should run with: the server's checkpoint
 // settings and the given parallelism.
 func (e Env) JobOptions(parallelism int) flow.JobOptions {
-	o := flow.JobOptions{Parallelism: parallelism}
+	o := flow.JobOptions{Parallelism: parallelism, StateBackend: e.StateBackend}
 	if e.Checkpoints != nil {
 		o.Checkpoints = &flow.CheckpointOptions{Store: e.Checkpoints, Interval: e.CheckpointInterval, RestoreFrom: e.RestoreFrom}
 	}
