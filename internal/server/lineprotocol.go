@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,11 +231,12 @@ type lineBatch struct {
 // lineDecoder turns a line protocol body into writes. It is reused across requests;
 // the records it makes are the writer's to keep (see recordMemory).
 type lineDecoder struct {
-	body    []byte
-	mem     recordMemory
-	batches []*lineBatch
-	open    map[string]*lineBatch // the batch taking each table's next points
-	points  int
+	body                 []byte
+	mem                  recordMemory
+	tagNames, fieldNames nameCache
+	batches              []*lineBatch
+	open                 map[string]*lineBatch // the batch taking each table's next points
+	points               int
 }
 
 // decode parses body into writes of up to maxLineBatch records per table, in the order
@@ -242,6 +244,8 @@ type lineDecoder struct {
 // without one.
 func (d *lineDecoder) decode(body []byte, prec time.Duration, now time.Time) ([]*lineBatch, error) {
 	d.body, d.batches, d.points = body, nil, 0
+	d.tagNames.reset()
+	d.fieldNames.reset()
 	clear(d.open)
 	if d.open == nil {
 		d.open = map[string]*lineBatch{}
@@ -267,7 +271,8 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 	}
 	table := d.mem.name(m)
 	d.mem.beginRecord()
-	for {
+	same := true
+	for j := 0; ; j++ {
 		k, v, err := dec.NextTag()
 		if err != nil {
 			return err
@@ -275,13 +280,17 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 		if k == nil {
 			break
 		}
-		name := d.mem.name(k)
-		if hasDimension(d.mem.dims[d.mem.dimStart:], name) {
-			return d.invalid("tag %q appears twice", name)
+		var name string
+		if name, same = d.tagNames.name(&d.mem, j, k, same); !same {
+			if slices.Contains(d.tagNames.names[:j], name) {
+				return d.invalid("tag %q appears twice", name)
+			}
+			d.tagNames.keep(j, name)
 		}
-		d.mem.addDimension(tables.Dimension{Name: name, Value: d.mem.str(v)})
+		d.mem.addDimension(tables.Dimension{Name: name, Value: d.tagNames.value(&d.mem, j, v)})
 	}
-	for {
+	same = true
+	for j := 0; ; j++ {
 		k, v, err := dec.NextField()
 		if err != nil {
 			return err
@@ -289,9 +298,12 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 		if k == nil {
 			break
 		}
-		name := d.mem.name(k)
-		if hasMeasure(d.mem.measures[d.mem.measureStart:], name) {
-			return d.invalid("field %q appears twice", name)
+		var name string
+		if name, same = d.fieldNames.name(&d.mem, j, k, same); !same {
+			if slices.Contains(d.fieldNames.names[:j], name) {
+				return d.invalid("field %q appears twice", name)
+			}
+			d.fieldNames.keep(j, name)
 		}
 		var val tables.Value
 		switch v.Kind() {

@@ -148,23 +148,3 @@ func (c *nameCache) value(m *recordMemory, j int, b []byte) string {
 func (c *nameCache) reset() {
 	c.names, c.values = c.names[:0], c.values[:0]
 }
-
-// hasDimension reports whether ds has a dimension called name.
-func hasDimension(ds []tables.Dimension, name string) bool {
-	for i := range ds {
-		if ds[i].Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// hasMeasure reports whether ms has a measure called name.
-func hasMeasure(ms []tables.Measure, name string) bool {
-	for i := range ms {
-		if ms[i].Name == name {
-			return true
-		}
-	}
-	return false
-}
