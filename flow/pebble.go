@@ -88,8 +88,10 @@ func pebbleOptions() *pebble.Options {
 		// rewrites most of that level, and the next checkpoint uploads what it wrote.
 		L0CompactionThreshold: 16,
 		L0StopWritesThreshold: 64,
-		Logger:                quietLogger{},
-		FS:                    noSyncFS{vfs.Default},
+		// A second compaction when the debt grows (Pebble's default is one).
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
+		Logger:                     quietLogger{},
+		FS:                         noSyncFS{vfs.Default},
 	}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -652,5 +654,6 @@ func (sub *subtask) openPebble(dir string) *pebbleStore {
 	}
 	sub.run.onClose(st.close)
 	sub.committers = append(sub.committers, st.complete)
+	sub.stores = append(sub.stores, st)
 	return st
 }

@@ -169,6 +169,15 @@ func TestPebbleCheckpointsAreIncremental(t *testing.T) {
 	if settled == 0 {
 		t.Fatal("every checkpoint uploaded files: the state never settled")
 	}
+	var onDisk int64
+	for _, op := range job.Status().Operators {
+		for _, sub := range op.Subtasks {
+			onDisk += sub.StateBytes
+		}
+	}
+	if onDisk == 0 {
+		t.Error("the job's status shows no Pebble state on disk")
+	}
 	before := sharedKeys(t, store, settled)
 	full := job.Checkpoints()[len(job.Checkpoints())-1].FullBytes
 

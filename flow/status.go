@@ -57,8 +57,14 @@ type SubtaskStatus struct {
 	// Busy, Idle and Backpressured split the subtask's time: working, waiting for input,
 	// and waiting for a full downstream channel.
 	Busy, Idle, Backpressured time.Duration
-	// StateEntries counts the keyed and broadcast state entries and open windows.
+	// StateEntries counts the keyed and broadcast state entries (heap state only) and
+	// open windows.
 	StateEntries int64
+	// StateBytes is what the subtask's Pebble state takes on disk, and
+	// StateCompactionDebt what Pebble estimates its compactions have yet to rewrite: while
+	// it is large (after a burst of writes) reads look through more files. Both are 0
+	// with heap state.
+	StateBytes, StateCompactionDebt int64
 }
 
 // subtaskMetrics is written by the subtask's goroutine and read by Status.
@@ -67,6 +73,7 @@ type subtaskMetrics struct {
 	watermark             atomic.Int64
 	idleNs, backNs        atomic.Int64
 	stateEntries          atomic.Int64
+	stateBytes, stateDebt atomic.Int64
 	started               time.Time
 	finished              atomic.Int64 // Unix ns, 0 while running
 }
@@ -87,6 +94,7 @@ func (m *subtaskMetrics) snapshot() SubtaskStatus {
 	return SubtaskStatus{
 		RecordsIn: m.recordsIn.Load(), RecordsOut: m.recordsOut.Load(), Watermark: m.watermark.Load(),
 		Busy: max(total-idle-back, 0), Idle: idle, Backpressured: back, StateEntries: m.stateEntries.Load(),
+		StateBytes: m.stateBytes.Load(), StateCompactionDebt: m.stateDebt.Load(),
 	}
 }
 

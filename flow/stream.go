@@ -101,9 +101,12 @@ type subtask struct {
 	// sides are the receivers of the vertex's side outputs, by tag name.
 	sides map[string]sideCollector
 	m     *subtaskMetrics
-	// stateSizes report the entries of the state the chained operators keep.
-	stateSizes []func() int
-	polls      int
+	// stateSizes report the entries of the state the chained operators keep; stores are
+	// their Pebble stores.
+	stateSizes      []func() int
+	stores          []*pebbleStore
+	storesPublished time.Time
+	polls           int
 	// snapshotters are the stateful parts checkpoints save and restore.
 	snapshotters []namedSnapshotter
 	// barriers brings checkpoint triggers to a source subtask; completed tells any
@@ -145,6 +148,13 @@ func (sub *subtask) publish() {
 	if sub.polls%64 == 0 {
 		sub.publishState()
 	}
+	if len(sub.stores) > 0 {
+		// A subtask reading a large Pebble state may take a while for 64 messages.
+		if now := time.Now(); now.Sub(sub.storesPublished) >= time.Second {
+			sub.storesPublished = now
+			sub.publishStores()
+		}
+	}
 }
 
 // publishState counts the state entries of the subtask's operators.
@@ -157,6 +167,18 @@ func (sub *subtask) publishState() {
 		n += f()
 	}
 	sub.m.stateEntries.Store(int64(n))
+}
+
+// publishStores reads the size and compaction debt of the subtask's Pebble stores.
+func (sub *subtask) publishStores() {
+	var bytes, debt int64
+	for _, st := range sub.stores {
+		m := st.db.Metrics()
+		bytes += int64(m.DiskSpaceUsage())
+		debt += int64(m.Compact.EstimatedDebt)
+	}
+	sub.m.stateBytes.Store(bytes)
+	sub.m.stateDebt.Store(debt)
 }
 
 func newSubtask(r *run, v *vertex, i int) *subtask {

@@ -218,6 +218,7 @@ func (b *bench) runCase(ctx context.Context, backend string, stateBytes int64) (
 		return res, fmt.Errorf("baseline: %w", err)
 	}
 	res.FillSeconds = base.fill.Seconds()
+	res.SettleSeconds = base.settle.Seconds()
 	res.HeapBytes = max(base.heap-before, 0)
 	res.DiskBytes = base.disk
 	res.BaselineRecordsPerSec = base.rate
@@ -275,6 +276,8 @@ type phaseResult struct {
 	// heap is the Go heap in use right after the fill, after a full GC; disk is what the
 	// Pebble state's working copies take on disk then.
 	heap, disk int64
+	// settle is how long Pebble's compactions took to catch up with the fill.
+	settle time.Duration
 	// measured is how long the events were counted, and rate how many were processed
 	// per second.
 	measured time.Duration
@@ -284,6 +287,25 @@ type phaseResult struct {
 	// changed keys were updated.
 	periodic, checkpoints []flow.CheckpointStatus
 	changed               int64
+}
+
+// A fill as fast as the job takes it leaves Pebble far behind with its compactions, and
+// reads look through many files until they catch up: the measured phases start once
+// the compaction debt is at most 1/settledDebt of the state, or after maxSettle.
+const (
+	settledDebt = 20
+	maxSettle   = 15 * time.Minute
+)
+
+// compactionDebt sums the Pebble compaction debt of the job's subtasks.
+func compactionDebt(job *flow.Job) int64 {
+	var debt int64
+	for _, op := range job.Status().Operators {
+		for _, s := range op.Subtasks {
+			debt += s.StateCompactionDebt
+		}
+	}
+	return debt
 }
 
 // minCheckpoints is how many checkpoints the checkpointing phase waits for beyond its
@@ -310,8 +332,15 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 	if err := r.waitFor(ctx, func() bool { return c.total(countFilled) == p.keys }, fillTimeout(stateBytes)); err != nil {
 		return out, fmt.Errorf("fill %d keys: %w", p.keys, err)
 	}
+	out.fill = time.Since(begin)
+	if p.stateDir != "" {
+		settleStart := time.Now()
+		if err := r.waitFor(ctx, func() bool { return compactionDebt(job) <= stateBytes/settledDebt }, maxSettle); err != nil {
+			return out, fmt.Errorf("wait for Pebble's compactions to catch up with the fill: %w", err)
+		}
+		out.settle = time.Since(settleStart)
+	}
 	filled := time.Now()
-	out.fill = filled.Sub(begin)
 	// Both phases start from a collected heap, and the baseline's heap is the state's.
 	runtime.GC()
 	out.heap = heapInUse()

@@ -54,8 +54,11 @@ type Result struct {
 	// PeakLiveHeapBytes is the largest heap a GC found live during the case: the state
 	// and what a checkpoint holds while it is taken and written.
 	PeakLiveHeapBytes int64 `json:"peakLiveHeapBytes"`
-	// FillSeconds is how long the baseline job took to write every key once.
-	FillSeconds float64 `json:"fillSeconds"`
+	// FillSeconds is how long the baseline job took to write every key once, and
+	// SettleSeconds how long Pebble's compactions then took to catch up (the measured
+	// phases start after that).
+	FillSeconds   float64 `json:"fillSeconds"`
+	SettleSeconds float64 `json:"settleSeconds,omitempty"`
 	// Checkpoints counts those triggered after the fill and completed by the end of the
 	// measured phase; the figures below summarise them (from flow.Job.Checkpoints).
 	Checkpoints   int     `json:"checkpoints"`
@@ -228,6 +231,15 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			p.Printf("  %s %s: %s (%s state)\n", benchfmt.Mark(c.Met), c.Target, got, c.State)
 		}
 	}
+	p.Printf("\nFill (keys 0..N-1 written once, in the baseline run):")
+	for _, r := range rep.Results {
+		p.Printf(" %s %s %.1fs", r.Backend, FormatSize(r.StateBytes), r.FillSeconds)
+		if r.SettleSeconds > 0 {
+			p.Printf(" + %.1fs for Pebble's compactions to catch up", r.SettleSeconds)
+		}
+		p.Printf(";")
+	}
+	p.Printf("\nthe measured phases start after that.\n")
 	if len(extended) > 0 {
 		p.Printf("\n")
 		for _, e := range extended {
