@@ -20,7 +20,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure eddy on this machine against a baseline run alongside it",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchStreamsCmd(), newBenchNexmarkCmd(), newBenchCheckpointCmd())
+	cmd.AddCommand(newBenchStreamsCmd(), newBenchNexmarkCmd(), newBenchCheckpointCmd(), newBenchTablesCmd())
 	return cmd
 }
 
