@@ -297,6 +297,19 @@ const (
 	maxSettle   = 15 * time.Minute
 )
 
+// throttled calls cond at most once per d and answers false in between, so a poll
+// of the job's status every millisecond does not slow the job down.
+func throttled(d time.Duration, cond func() bool) func() bool {
+	var last time.Time
+	return func() bool {
+		if time.Since(last) < d {
+			return false
+		}
+		last = time.Now()
+		return cond()
+	}
+}
+
 // compactionDebt sums the Pebble compaction debt of the job's subtasks.
 func compactionDebt(job *flow.Job) int64 {
 	var debt int64
@@ -334,10 +347,15 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 	}
 	out.fill = time.Since(begin)
 	if p.stateDir != "" {
+		// The steady updates stop meanwhile: at 1% of the keys per second they keep
+		// the compactions of a large state busy on their own.
 		settleStart := time.Now()
-		if err := r.waitFor(ctx, func() bool { return compactionDebt(job) <= stateBytes/settledDebt }, maxSettle); err != nil {
+		p.control.updates.Store(false)
+		settled := throttled(100*time.Millisecond, func() bool { return compactionDebt(job) <= stateBytes/settledDebt })
+		if err := r.waitFor(ctx, settled, maxSettle); err != nil {
 			return out, fmt.Errorf("wait for Pebble's compactions to catch up with the fill: %w", err)
 		}
+		p.control.updates.Store(true)
 		out.settle = time.Since(settleStart)
 	}
 	filled := time.Now()

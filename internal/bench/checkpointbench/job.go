@@ -170,8 +170,11 @@ func (s *source) Run(ctx context.Context, _, _ int, out flow.SourceOutput[record
 	}
 	keys := uint64(s.keys)
 	updatesPerSec := float64(s.keys) / 100
-	start := time.Now()
-	var events, updates, paused uint64
+	// active is how long the steady updates have been on: they are due at
+	// updatesPerSec over that time, not over the time they were off.
+	var active time.Duration
+	last := time.Now()
+	var events, updates, bursts uint64
 	// A multiplicative walk by a prime larger than any key count: consecutive updates
 	// touch distinct keys until every key has had one.
 	emitUpdate := func() {
@@ -185,12 +188,18 @@ func (s *source) Run(ctx context.Context, _, _ int, out flow.SourceOutput[record
 		}
 		for n := s.control.burst.Swap(0); n > 0; n-- {
 			emitUpdate()
-			paused++
+			bursts++
 		}
-		if !s.control.updates.Load() {
+		now := time.Now()
+		on := s.control.updates.Load()
+		if on {
+			active += now.Sub(last)
+		}
+		last = now
+		if !on {
 			continue
 		}
-		due := uint64(time.Since(start).Seconds()*updatesPerSec) + paused
+		due := uint64(active.Seconds()*updatesPerSec) + bursts
 		for updates < due {
 			emitUpdate()
 		}
