@@ -20,11 +20,12 @@ type File struct {
 // most once across all of them. Dirty files belong to partitions that took late writes
 // after they were first written, so an identity may appear in several: the view keeps
 // the row with the highest version and, among equal versions, the one from the file
-// whose name sorts last (the later one), until compaction merges them.
+// whose name sorts first (the earlier write, as the memory tier keeps the first of two
+// writes with one version), until compaction merges them.
 //
 // Late is set when the memory table holds rows older than LateCut (late writes, on their
 // way to the magnetic tier, that may replace a row already there): those rows are
-// resolved together with the Dirty files, and win ties against them. The caller lists
+// resolved together with the Dirty files, as the latest of them. The caller lists
 // among Dirty every file of a day that has such rows.
 type Magnetic struct {
 	Clean, Dirty []File
@@ -104,18 +105,19 @@ func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe b
 	}
 	var parts []string
 	if len(files) > 0 {
-		parts = append(parts, "SELECT "+inner+", filename FROM read_parquet("+list+", union_by_name = true, filename = true)")
+		parts = append(parts, "SELECT "+inner+", _eddy_file FROM read_parquet("+list+", union_by_name = true, filename = '_eddy_file')")
 	}
 	if lateWhere != "" {
 		memProj, err := s.projection(nil, true)
 		if err != nil {
 			return "", err
 		}
-		// '~' sorts after every file path, so a memory row wins a tie of versions.
-		parts = append(parts, "SELECT "+memProj+", '~memory' AS filename FROM "+s.memoryRelation()+" WHERE "+lateWhere)
+		// '~' sorts after every file path: a memory row, the latest write, loses a tie of
+		// versions like any later file (see Magnetic).
+		parts = append(parts, "SELECT "+memProj+", '~memory' AS _eddy_file FROM "+s.memoryRelation()+" WHERE "+lateWhere)
 	}
 	return "SELECT " + outer + " FROM (SELECT *, row_number() OVER (PARTITION BY " + s.identity() +
-		" ORDER BY " + QuoteIdent(ColVersion) + " DESC, filename DESC) AS _eddy_rank FROM (" +
+		" ORDER BY " + QuoteIdent(ColVersion) + " DESC, _eddy_file ASC) AS _eddy_rank FROM (" +
 		strings.Join(parts, " UNION ALL BY NAME ") + ")) WHERE _eddy_rank = 1", nil
 }
 
@@ -180,28 +182,32 @@ type ExportStats struct {
 
 // Export writes the memory rows in r accepted up to seq maxSeq to a Parquet file at path
 // (a local path), sorted by measure name, dimensions and time. It writes nothing and
-// returns zero Rows when there are none.
+// returns zero Rows when there are none. The rows must be visible (flushed); Export runs
+// on its own connection, so appends and queries go on meanwhile.
 func (m *MemoryTable) Export(ctx context.Context, r TimeRange, maxSeq uint64, path string) (ExportStats, error) {
-	if err := m.Flush(); err != nil {
-		return ExportStats{}, err
-	}
 	proj, err := m.schema.projection(nil, true)
 	if err != nil {
 		return ExportStats{}, err
 	}
 	src := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= make_timestamp_ns(%d) AND %s < make_timestamp_ns(%d) AND %s <= %d",
 		proj, m.schema.memoryRelation(), QuoteIdent(ColTime), r.From, QuoteIdent(ColTime), r.To, QuoteIdent(ColSeq), maxSeq)
-	return writeParquet(ctx, m.conn, m.schema, src, path)
+	return writeParquet(ctx, m.e.db, m.schema, src, path)
 }
 
 // Compact writes the rows of files (one per identity when dedupe) to one Parquet file at
-// path.
+// path, on its own connection.
 func (m *MemoryTable) Compact(ctx context.Context, files []File, dedupe bool, path string) (ExportStats, error) {
 	src, err := m.schema.filesRelation(files, dedupe, true)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	return writeParquet(ctx, m.conn, m.schema, src, path)
+	return writeParquet(ctx, m.e.db, m.schema, src, path)
+}
+
+// querier is a connection or a pool.
+type querier interface {
+	execer
+	QueryRowContext(ctx context.Context, query string, args ...any) *dbsql.Row
 }
 
 // decimalScales are the scales tried, smallest first, for storing a double column as a
@@ -214,7 +220,7 @@ var decimalScales = []int{0, 1, 2, 3, 4, 5, 6}
 // _version, to path. Columns without a value are left out; a double column whose every
 // value survives a round trip through DECIMAL(18, k) for the smallest such k is stored
 // as that decimal.
-func writeParquet(ctx context.Context, conn *dbsql.Conn, schema TableSchema, src, path string) (ExportStats, error) {
+func writeParquet(ctx context.Context, conn querier, schema TableSchema, src, path string) (ExportStats, error) {
 	var st ExportStats
 	cols, err := schema.columns()
 	if err != nil {
@@ -238,7 +244,8 @@ func writeParquet(ctx context.Context, conn *dbsql.Conn, schema TableSchema, src
 		aggs = append(aggs, "count("+q+")")
 		if c[1] == "DOUBLE" {
 			for _, k := range decimalScales {
-				aggs = append(aggs, fmt.Sprintf("bool_and(%s IS NULL OR coalesce(TRY_CAST(TRY_CAST(%s AS DECIMAL(18,%d)) AS DOUBLE) = %s, false))", q, q, k, q))
+				// A decimal has no -0: a column holding one stays double.
+				aggs = append(aggs, fmt.Sprintf("bool_and(%s IS NULL OR (coalesce(TRY_CAST(TRY_CAST(%s AS DECIMAL(18,%d)) AS DOUBLE) = %s, false) AND NOT (%s = 0 AND signbit(%s))))", q, q, k, q, q, q))
 			}
 		}
 		probes = append(probes, p)
@@ -324,8 +331,9 @@ func (m *MemoryTable) Moved(ctx context.Context, ranges []TimeRange, maxSeq uint
 // lateDays returns the days of the memory rows older than cut.
 func lateDays(ctx context.Context, tx *dbsql.Tx, schema TableSchema, cut int64) ([]int64, error) {
 	const day = 24 * 60 * 60 * 1_000_000_000
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT epoch_ns(%s) // %d * %d FROM %s WHERE %s < make_timestamp_ns(%d)",
-		QuoteIdent(ColTime), int64(day), int64(day), schema.memoryName(), QuoteIdent(ColTime), cut))
+	// Floor division: a day before 1970 starts before its times, not after.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT epoch_ns(%s) - ((epoch_ns(%s) %% %d) + %d) %% %d FROM %s WHERE %s < make_timestamp_ns(%d)",
+		QuoteIdent(ColTime), QuoteIdent(ColTime), int64(day), int64(day), int64(day), schema.memoryName(), QuoteIdent(ColTime), cut))
 	if err != nil {
 		return nil, fmt.Errorf("late rows of %s: %w", schema.memoryName(), err)
 	}

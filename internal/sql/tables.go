@@ -13,8 +13,8 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// MemorySchema is the internal DuckDB schema holding the memory tier's tables, one per
-// eddy table, named "<database>.<table>". Users query the views, never these.
+// MemorySchema is the internal DuckDB schema holding the memory tier's tables, two per
+// eddy table (see TableSchema.memoryTable). Users query the views, never these.
 const MemorySchema = "_eddy_mem"
 
 // The columns every memory table and magnetic file has besides the dimensions and
@@ -98,14 +98,20 @@ func (s TableSchema) seriesColumns() [][2]string {
 	return cols
 }
 
+// memoryTable and seriesTable are the names of the memory tier's tables in
+// MemorySchema: "<database>/<table>" and "<database>/<table>#series" ('/' and '#' are in
+// no database or table name, so two tables never share them).
+func (s TableSchema) memoryTable() string { return s.Database + "/" + s.Table }
+func (s TableSchema) seriesTable() string { return s.Database + "/" + s.Table + "#series" }
+
 // memoryName is the memory table's qualified name.
 func (s TableSchema) memoryName() string {
-	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.Database+"."+s.Table)
+	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.memoryTable())
 }
 
 // seriesName is the qualified name of the memory tier's series table.
 func (s TableSchema) seriesName() string {
-	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.Database+"."+s.Table+"#series")
+	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.seriesTable())
 }
 
 // memoryRelation is the memory tier with its logical columns: the rows joined to their
@@ -207,11 +213,11 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 		return err
 	}
 	return m.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.Database+"."+schema.Table, names(cols))
+		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.memoryTable(), names(cols))
 		if err != nil {
 			return fmt.Errorf("appender for %s: %w", schema.memoryName(), err)
 		}
-		sapp, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.Database+"."+schema.Table+"#series", names(seriesCols))
+		sapp, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.seriesTable(), names(seriesCols))
 		if err != nil {
 			app.Close()
 			return fmt.Errorf("appender for %s: %w", schema.seriesName(), err)
@@ -250,8 +256,17 @@ type Row struct {
 	Values []any
 }
 
+// errNoAppender is the state after a schema change failed half-way: the memory table
+// takes no more rows until the table is opened again.
+func (m *MemoryTable) errNoAppender() error {
+	return fmt.Errorf("memory table %s is unavailable after a failed schema change", m.schema.memoryName())
+}
+
 // AppendSeries adds series to the appender's buffer.
 func (m *MemoryTable) AppendSeries(series []Series) error {
+	if m.seriesApp == nil {
+		return m.errNoAppender()
+	}
 	for i := range series {
 		s := &series[i]
 		m.seriesRow[0] = s.ID
@@ -272,6 +287,9 @@ func (m *MemoryTable) AppendSeries(series []Series) error {
 
 // Append adds rows to the appender's buffer; Flush makes them visible.
 func (m *MemoryTable) Append(rows []Row) error {
+	if m.app == nil {
+		return m.errNoAppender()
+	}
 	for i := range rows {
 		m.fill(&rows[i])
 		if err := m.app.AppendRow(m.row...); err != nil {
@@ -299,6 +317,9 @@ func (m *MemoryTable) fill(r *Row) {
 // Flush makes every appended row visible to queries: the series first, so that a row
 // is never visible without its series.
 func (m *MemoryTable) Flush() error {
+	if m.app == nil || m.seriesApp == nil {
+		return m.errNoAppender()
+	}
 	if err := m.seriesApp.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", m.schema.seriesName(), err)
 	}

@@ -112,6 +112,12 @@ func (c *Catalog) CreateDatabase(name string) (Database, error) {
 	if _, ok := c.dbs[name]; ok {
 		return Database{}, apierr.New(apierr.Conflict, CodeDatabaseExists, "database %q already exists", name)
 	}
+	for other := range c.dbs {
+		if strings.EqualFold(other, name) {
+			return Database{}, apierr.New(apierr.Conflict, CodeDatabaseExists,
+				"database %q exists, and SQL does not tell names apart by case", other)
+		}
+	}
 	db := &database{name: name, created: c.stamp(), tables: map[string]Table{}}
 	next := c.with(name, db)
 	if err := c.save(next); err != nil {
@@ -188,6 +194,12 @@ func (c *Catalog) CreateTable(dbName, name string, opts TableOptions) (Table, er
 	}
 	if _, ok := db.tables[name]; ok {
 		return Table{}, apierr.New(apierr.Conflict, CodeTableExists, "table %q already exists in database %q", name, dbName)
+	}
+	for other := range db.tables {
+		if strings.EqualFold(other, name) {
+			return Table{}, apierr.New(apierr.Conflict, CodeTableExists,
+				"table %q exists in database %q, and SQL does not tell names apart by case", other, dbName)
+		}
 	}
 	t.CreatedAt = c.stamp()
 	t.UpdatedAt = t.CreatedAt

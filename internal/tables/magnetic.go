@@ -140,6 +140,16 @@ func (s *magneticStore) stage(key string) (string, error) {
 // publish moves the staged file of key into place (the bucket, and the cache) and
 // returns its size and SHA-256.
 func (s *magneticStore) publish(ctx context.Context, key, staged string) (int64, string, error) {
+	// The file's data reaches the disk before the manifest can list it.
+	f, err := os.Open(staged)
+	if err != nil {
+		return 0, "", err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return 0, "", fmt.Errorf("sync %s: %w", staged, err)
+	}
 	size, sum, err := fileSum(staged)
 	if err != nil {
 		return 0, "", err
@@ -165,15 +175,17 @@ func (s *magneticStore) publish(ctx context.Context, key, staged string) (int64,
 // cache lacks it. A file whose checksum does not match is an errCorrupt.
 func (s *magneticStore) fetch(ctx context.Context, e fileEntry) error {
 	p := s.path(e.Key)
-	if _, sum, err := fileSum(p); err == nil {
-		if sum == e.SHA256 {
-			return nil
-		}
-		if s.direct {
-			return &corruptError{key: e.Key, why: "its SHA-256 does not match the manifest's"}
-		}
-	} else if s.direct {
-		return &corruptError{key: e.Key, why: err.Error()}
+	_, sum, err := fileSum(p)
+	switch {
+	case err == nil && sum == e.SHA256:
+		return nil
+	case err == nil && s.direct:
+		return &corruptError{key: e.Key, why: "its SHA-256 does not match the manifest's"}
+	case errors.Is(err, os.ErrNotExist) && s.direct:
+		return &corruptError{key: e.Key, why: "the file is missing"}
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		// Not a sign of corruption (permissions, too many open files): no quarantine.
+		return fmt.Errorf("check magnetic file %s: %w", e.Key, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -219,10 +231,14 @@ func (s *magneticStore) remove(ctx context.Context, key string) error {
 	return nil
 }
 
+// quarantinePrefix holds corrupt files; '@' is in no database name, so no table's keys
+// start with it.
+const quarantinePrefix = "@quarantine/"
+
 // quarantine moves a corrupt file out of the table's key space, so it is kept for
-// inspection but never read: to quarantine/<key> in the bucket and the local directory.
+// inspection but never read: to @quarantine/<key> in the bucket and the local directory.
 func (s *magneticStore) quarantine(ctx context.Context, key string) error {
-	q := "quarantine/" + key
+	q := quarantinePrefix + key
 	if !s.direct {
 		if err := s.bucket.Copy(ctx, q, key, nil); err == nil {
 			_ = s.bucket.Delete(ctx, key)

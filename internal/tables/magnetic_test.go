@@ -104,7 +104,7 @@ func TestCorruptMagneticFileIsQuarantined(t *testing.T) {
 	if got := h.query(`SELECT count(*) FROM fleet.cpu`); got[0] == "201" || got[0] == "1" {
 		t.Fatalf("%s rows after quarantining one of two files", got[0])
 	}
-	if q := magneticFiles(t, filepath.Join(h.dir, "tables", "magnetic", "quarantine")); len(q) != 1 {
+	if q := magneticFiles(t, filepath.Join(h.dir, "tables", "magnetic", "@quarantine")); len(q) != 1 {
 		t.Fatalf("quarantine holds %v", q)
 	}
 }

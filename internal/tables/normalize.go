@@ -19,9 +19,10 @@ type row struct {
 	measures    []Measure
 }
 
-// reserved are column names a dimension or measure may not take: the view's fixed
-// columns, and the magnetic files' internal ones.
-var reserved = map[string]bool{"time": true, "measure_name": true, "_version": true, "_seq": true}
+// reserved are column names a dimension or measure may not take, in any case (DuckDB's
+// identifiers are case-insensitive): the view's fixed columns, and the magnetic files'
+// internal ones.
+var reserved = map[string]bool{"time": true, "measure_name": true, "_version": true, "_seq": true, "_sid": true}
 
 // normalizer turns a request's records into rows, reusing its buffers between requests.
 // Rows whose dimensions or measures had to be merged or sorted get them in the
@@ -134,8 +135,8 @@ func (n *normalizer) normalize(i int, c *Record, rec *Record) (row, *RejectedRec
 		if d.Value == "" {
 			return reject(CodeInvalidRecord, "dimension %q has an empty value", d.Name)
 		}
-		if len(d.Value) > MaxDimensionValueLen || !validUTF8(d.Value) {
-			return reject(CodeInvalidRecord, "dimension %q: the value must be valid UTF-8 of at most %d bytes", d.Name, MaxDimensionValueLen)
+		if len(d.Value) > MaxDimensionValueLen || !validUTF8(d.Value) || strings.IndexByte(d.Value, 0) >= 0 {
+			return reject(CodeInvalidRecord, "dimension %q: the value must be valid UTF-8 without zero bytes, of at most %d bytes", d.Name, MaxDimensionValueLen)
 		}
 	}
 
@@ -219,7 +220,7 @@ func checkColumnName(name string, max int) string {
 		return fmt.Sprintf("longer than %d bytes", max)
 	case !validUTF8(name) || hasControl(name):
 		return "names must be UTF-8 without control characters"
-	case reserved[name] || strings.HasPrefix(name, "_eddy"):
+	case reserved[strings.ToLower(name)] || strings.HasPrefix(strings.ToLower(name), "_eddy"):
 		return "the name is reserved"
 	}
 	return ""

@@ -119,6 +119,7 @@ func NewService(ctx context.Context, cat *Catalog, engine *eddysql.Engine, opts 
 		for _, t := range ts {
 			tb, err := s.openTable(ctx, t)
 			if err != nil {
+				close(s.done) // no tiering loop runs yet
 				s.Close()
 				return nil, fmt.Errorf("open table %s.%s: %w", t.Database, t.Name, err)
 			}
@@ -302,10 +303,9 @@ func (s *Service) DeleteTable(db, name string) error {
 	s.mu.Unlock()
 	ctx := context.Background()
 	if tb != nil {
-		tb.close()
-		tb.memMu.Lock()
-		_ = tb.mem.Drop(ctx)
-		tb.memMu.Unlock()
+		if err := tb.shutdown(true); err != nil {
+			s.log.Warn("tables: a deleted table's memory tier not dropped", "database", db, "table", name, "err", err)
+		}
 	}
 	s.removeStorage(ctx, db, name)
 	return nil

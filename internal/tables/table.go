@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,14 @@ type table struct {
 	movedCut int64
 	queue    chan *pubBatch
 	closed   bool
+	// broken is the write-ahead log's failure, after which the table takes no writes.
+	broken error
+	// lastWait waits for the last entry queued in the log to be durable.
+	lastWait func() error
+
+	// tierMu makes tiering passes over the table run one at a time; tierErr stops them.
+	tierMu  sync.Mutex
+	tierErr error
 
 	memMu                sync.Mutex
 	mem                  *eddysql.MemoryTable
@@ -167,6 +176,18 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 	if err != nil {
 		t.mem.Close()
 		return nil, err
+	}
+	if end := t.wal.End(); end.Less(t.manifest.Moved.WAL) {
+		// The log lost its tail (a power loss with --fsync interval): positions the
+		// manifest counts as moved would be handed out again, and replay would skip
+		// rows written there. What the log still holds before its end is covered as
+		// before.
+		t.manifest.Moved.WAL = end
+		if err := t.manifest.save(t.manifestAt); err != nil {
+			t.wal.Close()
+			t.mem.Close()
+			return nil, err
+		}
 	}
 	go t.publish()
 	if err := t.replay(); err != nil {
@@ -405,6 +426,11 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 		t.mu.Unlock()
 		return WriteResult{}, apierr.New(apierr.Unavailable, "TableClosed", "table %s.%s is closing", t.db, t.name)
 	}
+	if t.broken != nil {
+		t.mu.Unlock()
+		return WriteResult{}, apierr.New(apierr.Unavailable, "TableUnavailable",
+			"table %s.%s takes no writes after its write-ahead log failed (%v); restart eddy to recover it from the log", t.db, t.name, t.broken)
+	}
 	b := &pubBatch{durable: make(chan struct{})}
 	t.enc.reset()
 	for k := range n.rows {
@@ -432,10 +458,19 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 	}
 	slices.SortFunc(res.Rejected, func(a, b RejectedRecord) int { return a.Index - b.Index })
 	if t.enc.rows == 0 {
+		// Identical repeats are acknowledged once what they repeat is durable: the last
+		// entry queued covers every earlier write.
+		wait := t.lastWait
 		t.mu.Unlock()
+		if wait != nil && res.Unchanged > 0 {
+			if err := wait(); err != nil {
+				return WriteResult{}, fmt.Errorf("write to %s.%s: %w", t.db, t.name, err)
+			}
+		}
 		return res, nil
 	}
 	pos, wait := t.wal.AppendAsync(t.enc.payload())
+	t.lastWait = wait
 	for i := range b.rows {
 		t.noteSegment(pos.Segment, b.rows[i].Time)
 	}
@@ -446,6 +481,15 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 	b.err = err
 	close(b.durable)
 	if err != nil {
+		// The index holds rows the log may not: a retry would be taken for an identical
+		// repeat and acknowledged. The table refuses writes until a restart rebuilds it
+		// from what the log does hold.
+		t.mu.Lock()
+		if t.broken == nil {
+			t.broken = err
+		}
+		t.mu.Unlock()
+		t.log.Error("write-ahead log failed: the table takes no more writes until eddy restarts", "err", err)
 		return WriteResult{}, fmt.Errorf("write to %s.%s: %w", t.db, t.name, err)
 	}
 	return res, nil
@@ -499,6 +543,18 @@ func (t *table) checkSchema(i int, r *row) *RejectedRecord {
 	if len(fresh) == 0 {
 		return t.passed(r)
 	}
+	for j, c := range fresh {
+		for _, d := range fresh[:j] {
+			if d.Name != c.Name && strings.EqualFold(d.Name, c.Name) {
+				return &RejectedRecord{Index: i, Code: CodeInvalidRecord, Reason: fmt.Sprintf(
+					"columns %q and %q differ only in case; SQL does not tell them apart", d.Name, c.Name)}
+			}
+		}
+		if other := t.sameNameInOtherCase(c.Name); other != "" {
+			return &RejectedRecord{Index: i, Code: CodeInvalidRecord, Reason: fmt.Sprintf(
+				"column %q differs from the table's column %q only in case; SQL does not tell them apart", c.Name, other)}
+		}
+	}
 	if len(t.dims)+len(t.measures)+len(fresh) > MaxColumnsPerTable {
 		return &RejectedRecord{Index: i, Code: CodeInvalidRecord, Reason: fmt.Sprintf("the table would have more than %d columns", MaxColumnsPerTable)}
 	}
@@ -517,6 +573,22 @@ func (t *table) checkSchema(i int, r *row) *RejectedRecord {
 		}
 	}
 	return t.passed(r)
+}
+
+// sameNameInOtherCase returns the table's column whose name equals name but for case,
+// or "".
+func (t *table) sameNameInOtherCase(name string) string {
+	for _, d := range t.dims {
+		if d != name && strings.EqualFold(d, name) {
+			return d
+		}
+	}
+	for _, m := range t.measures {
+		if m.Name != name && strings.EqualFold(m.Name, name) {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 // sameShape reports whether r has the column names and types of the last row that
@@ -543,7 +615,7 @@ func (t *table) passed(r *row) *RejectedRecord {
 }
 
 func typeConflict(i int, have, got Column) *RejectedRecord {
-	return &RejectedRecord{Index: i, Code: CodeTypeConflict, Reason: (&TypeConflictError{Existing: have, New: got}).Error()}
+	return &RejectedRecord{Index: i, Code: CodeTypeConflict, Reason: fmt.Sprintf("column %q is %s; it cannot also be %s", have.Name, have, got)}
 }
 
 // publish is the goroutine moving accepted rows into the DuckDB memory table, in seq
@@ -708,7 +780,11 @@ func (t *table) update(settings Table) { t.settings.Store(&settings) }
 func (t *table) settingsNow() *Table { return t.settings.Load() }
 
 // close stops the publisher after it has published everything and closes the log.
-func (t *table) close() error {
+func (t *table) close() error { return t.shutdown(false) }
+
+// shutdown is close; with drop it also removes the table's view and memory tables from
+// DuckDB (after the publisher stopped, so nothing writes to them any more).
+func (t *table) shutdown(drop bool) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -720,9 +796,14 @@ func (t *table) close() error {
 	<-t.pubDone
 	err := t.wal.Close()
 	t.memMu.Lock()
+	defer t.memMu.Unlock()
+	if drop {
+		if derr := t.mem.Drop(context.Background()); err == nil {
+			err = derr
+		}
+	}
 	if cerr := t.mem.Close(); err == nil {
 		err = cerr
 	}
-	t.memMu.Unlock()
 	return err
 }

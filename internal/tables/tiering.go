@@ -18,10 +18,22 @@ const maxFilesPerPartition = 8
 // tier runs one tiering pass over t at time now: rows older than the memory retention
 // move to the magnetic tier, partitions older than the magnetic retention are dropped,
 // and partitions with too many files or with unresolved versions are compacted.
+//
+// Passes over one table run one at a time (tierMu), and only they change the manifest,
+// so they read it without memMu; they take memMu only to install a new manifest and view,
+// so the publisher goes on while they write Parquet files.
 func (t *table) tier(ctx context.Context, now time.Time) error {
+	t.tierMu.Lock()
+	defer t.tierMu.Unlock()
+	if t.tierErr != nil {
+		return fmt.Errorf("tiering of %s.%s stopped until eddy restarts: %w", t.db, t.name, t.tierErr)
+	}
 	t.mu.Lock()
 	st := t.settingsNow()
-	cut := now.UnixNano() - int64(st.MemoryRetentionHours)*int64(time.Hour)
+	// The boundary between the tiers never moves back: after the memory retention grows,
+	// what was moved stays in the magnetic tier (and the manifest's cut stays valid for
+	// replay); rows written below the boundary since are late writes.
+	cut := max(now.UnixNano()-int64(st.MemoryRetentionHours)*int64(time.Hour), t.movedCut)
 	maxSeq := t.seq
 	walEnd := t.wal.End()
 	days := t.ix.daysBefore(cut, maxSeq)
@@ -43,6 +55,16 @@ func (t *table) tier(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// stopTiering records a failure after which the manifest on disk may differ from the
+// one in memory, or the view from the manifest: further passes could then reuse a file
+// name or move rows twice, so tiering stops until a restart rebuilds everything from
+// the manifest and the log.
+func (t *table) stopTiering(err error) error {
+	t.tierErr = err
+	t.log.Error("tiering stopped until eddy restarts", "err", err)
+	return err
+}
+
 // move writes the memory rows older than cut and accepted up to maxSeq to one new
 // Parquet file per day, then commits them with one manifest write, which also records
 // that the write-ahead log before walEnd holds no row older than cut that is not in the
@@ -53,13 +75,6 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 	if err := t.waitVisible(maxSeq); err != nil {
 		return err
 	}
-	t.memMu.Lock()
-	unlocked := false
-	defer func() {
-		if !unlocked {
-			t.memMu.Unlock()
-		}
-	}()
 	next := t.manifest.clone()
 	var ranges []eddysql.TimeRange
 	var written []string
@@ -95,24 +110,27 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 	t.svc.crashPoint("tiering-before-manifest")
 	next.Moved.Cut, next.Moved.WAL = cut, walEnd
 	if err := next.save(t.manifestAt); err != nil {
-		t.removeFiles(ctx, written)
-		return err
+		// The new manifest may be on disk or not; its files stay (orphans are deleted at
+		// the next start), and tiering stops.
+		return t.stopTiering(err)
 	}
-	t.manifest = next
 	t.svc.crashPoint("tiering-after-manifest")
-	err := t.mem.Moved(ctx, ranges, maxSeq, cut, func(late []int64) eddysql.Magnetic {
-		clear(t.memLate)
-		for _, d := range late {
-			t.memLate[d] = true
+	t.memMu.Lock()
+	t.manifest = next
+	late := map[int64]bool{}
+	err := t.mem.Moved(ctx, ranges, maxSeq, cut, func(days []int64) eddysql.Magnetic {
+		for _, d := range days {
+			late[d] = true
 		}
-		return t.sqlMagnetic()
+		return t.magnetic.sqlMagnetic(next, late)
 	})
+	if err == nil {
+		t.memLate = late
+	}
 	t.memMu.Unlock()
-	unlocked = true
 	if err != nil {
 		// The rows are in both tiers until the next start, which replays without them.
-		t.log.Error("memory tier: moved rows not dropped; they show twice until restart", "err", err)
-		return err
+		return t.stopTiering(fmt.Errorf("moved rows not dropped from the memory tier (they show twice until restart): %w", err))
 	}
 	t.mu.Lock()
 	t.ix.removeBefore(cut, maxSeq)
@@ -178,8 +196,6 @@ func sumRows(m *manifest, keys []string) int64 {
 
 // expire drops the partitions that ended before cut.
 func (t *table) expire(ctx context.Context, cut int64) error {
-	t.memMu.Lock()
-	defer t.memMu.Unlock()
 	next := t.manifest.clone()
 	var gone []string
 	for name, p := range next.Partitions {
@@ -208,8 +224,6 @@ func (t *table) expire(ctx context.Context, cut int64) error {
 // compact merges the files of each partition that has too many, or that may hold an
 // identity more than once, into one file with one row per identity.
 func (t *table) compact(ctx context.Context) error {
-	t.memMu.Lock()
-	defer t.memMu.Unlock()
 	names := make([]string, 0, len(t.manifest.Partitions))
 	for name, p := range t.manifest.Partitions {
 		if p.Dirty || len(p.Files) > maxFilesPerPartition {
@@ -243,7 +257,6 @@ func (t *table) compact(ctx context.Context) error {
 		}
 		t.svc.crashPoint("compaction-before-manifest")
 		if err := t.commit(ctx, next); err != nil {
-			t.removeFiles(ctx, []string{key})
 			return err
 		}
 		t.removeFiles(ctx, old)
@@ -252,11 +265,17 @@ func (t *table) compact(ctx context.Context) error {
 	return nil
 }
 
-// commit saves next as the manifest and shows it in the view (callers hold memMu).
+// commit saves next as the manifest and shows it in the view. Once the save is tried,
+// no file it lists may be removed: a failure stops tiering (see stopTiering).
 func (t *table) commit(ctx context.Context, next *manifest) error {
 	if err := next.save(t.manifestAt); err != nil {
-		return err
+		return t.stopTiering(err)
 	}
+	t.memMu.Lock()
+	defer t.memMu.Unlock()
 	t.manifest = next
-	return t.mem.SetMagnetic(ctx, t.sqlMagnetic())
+	if err := t.mem.SetMagnetic(ctx, t.sqlMagnetic()); err != nil {
+		return t.stopTiering(fmt.Errorf("show the new magnetic files in the view: %w", err))
+	}
+	return nil
 }
