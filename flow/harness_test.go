@@ -211,10 +211,22 @@ func testCaptureIsNotChangedByLaterWrites(t *testing.T, backend StateBackend) {
 	m.Put("x", 2)
 	core.context("bb", 0)
 	v.Update(9)
+	// The operator sees its own writes while the snapshot is taken.
+	if got, _ := v.Value(); got != 9 {
+		t.Fatalf("bb after the capture: %d, want 9", got)
+	}
+	core.context("a", 0)
+	if got, _ := m.Get("x"); got != 2 {
+		t.Fatalf("a's map after the capture: %d, want 2", got)
+	}
 	store := NewMemStore()
 	w := &stateWriter{id: 1, ctx: context.Background(), store: store, sharedPrefix: "test/shared/"}
 	if err := encode(w); err != nil {
 		t.Fatal(err)
+	}
+	// And after it.
+	if got, _ := v.Value(); got != 2 {
+		t.Fatalf("a after the snapshot: %d, want 2", got)
 	}
 	sub2 := testSubtaskWith(&fakeClock{}, backend)
 	defer closeRun(sub2)

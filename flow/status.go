@@ -60,11 +60,11 @@ type SubtaskStatus struct {
 	// StateEntries counts the keyed and broadcast state entries (heap state only) and
 	// open windows.
 	StateEntries int64
-	// StateBytes is what the subtask's Pebble state takes on disk, and
-	// StateCompactionDebt what Pebble estimates its compactions have yet to rewrite: while
-	// it is large (after a burst of writes) reads look through more files. Both are 0
-	// with heap state.
-	StateBytes, StateCompactionDebt int64
+	// StateBytes is what the subtask's Pebble state takes on disk, StateCompactionDebt
+	// what Pebble estimates its compactions have yet to rewrite (while it is large, after
+	// a burst of writes, reads look through more files), and StateCompactions how many
+	// compactions are running. All are 0 with heap state.
+	StateBytes, StateCompactionDebt, StateCompactions int64
 }
 
 // subtaskMetrics is written by the subtask's goroutine and read by Status.
@@ -74,6 +74,7 @@ type subtaskMetrics struct {
 	idleNs, backNs        atomic.Int64
 	stateEntries          atomic.Int64
 	stateBytes, stateDebt atomic.Int64
+	stateCompactions      atomic.Int64
 	started               time.Time
 	finished              atomic.Int64 // Unix ns, 0 while running
 }
@@ -95,6 +96,7 @@ func (m *subtaskMetrics) snapshot() SubtaskStatus {
 		RecordsIn: m.recordsIn.Load(), RecordsOut: m.recordsOut.Load(), Watermark: m.watermark.Load(),
 		Busy: max(total-idle-back, 0), Idle: idle, Backpressured: back, StateEntries: m.stateEntries.Load(),
 		StateBytes: m.stateBytes.Load(), StateCompactionDebt: m.stateDebt.Load(),
+		StateCompactions: m.stateCompactions.Load(),
 	}
 }
 

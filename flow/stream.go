@@ -171,14 +171,16 @@ func (sub *subtask) publishState() {
 
 // publishStores reads the size and compaction debt of the subtask's Pebble stores.
 func (sub *subtask) publishStores() {
-	var bytes, debt int64
+	var bytes, debt, running int64
 	for _, st := range sub.stores {
 		m := st.db.Metrics()
 		bytes += int64(m.DiskSpaceUsage())
 		debt += int64(m.Compact.EstimatedDebt)
+		running += m.Compact.NumInProgress
 	}
 	sub.m.stateBytes.Store(bytes)
 	sub.m.stateDebt.Store(debt)
+	sub.m.stateCompactions.Store(running)
 }
 
 func newSubtask(r *run, v *vertex, i int) *subtask {

@@ -291,10 +291,11 @@ type phaseResult struct {
 
 // A fill as fast as the job takes it leaves Pebble far behind with its compactions, and
 // reads look through many files until they catch up: the measured phases start once
-// the compaction debt is at most 1/settledDebt of the state, or after maxSettle.
+// no compaction has run in settledSamples status samples 200 ms apart (the job's status
+// is refreshed every second), or fail after maxSettle.
 const (
-	settledDebt = 20
-	maxSettle   = 15 * time.Minute
+	settledSamples = 10
+	maxSettle      = 20 * time.Minute
 )
 
 // throttled calls cond at most once per d and answers false in between, so a poll
@@ -310,15 +311,15 @@ func throttled(d time.Duration, cond func() bool) func() bool {
 	}
 }
 
-// compactionDebt sums the Pebble compaction debt of the job's subtasks.
-func compactionDebt(job *flow.Job) int64 {
-	var debt int64
+// compactions counts the Pebble compactions running in the job's subtasks.
+func compactions(job *flow.Job) int64 {
+	var n int64
 	for _, op := range job.Status().Operators {
 		for _, s := range op.Subtasks {
-			debt += s.StateCompactionDebt
+			n += s.StateCompactions
 		}
 	}
-	return debt
+	return n
 }
 
 // minCheckpoints is how many checkpoints the checkpointing phase waits for beyond its
@@ -351,7 +352,15 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 		// the compactions of a large state busy on their own.
 		settleStart := time.Now()
 		p.control.updates.Store(false)
-		settled := throttled(100*time.Millisecond, func() bool { return compactionDebt(job) <= stateBytes/settledDebt })
+		quiet := 0
+		settled := throttled(200*time.Millisecond, func() bool {
+			if compactions(job) > 0 {
+				quiet = 0
+				return false
+			}
+			quiet++
+			return quiet >= settledSamples
+		})
 		if err := r.waitFor(ctx, settled, maxSettle); err != nil {
 			return out, fmt.Errorf("wait for Pebble's compactions to catch up with the fill: %w", err)
 		}
