@@ -39,6 +39,11 @@
 // flow has no way to start checkpoints part way through a job, so the baseline is a run
 // of its own rather than a phase of the checkpointing run.
 //
+// With Pebble, each phase waits after the fill, with the steady updates paused, until
+// no compaction runs (flow's status shows them): a fill at full speed leaves the
+// compactions far behind, and until they catch up reads look through many files. The
+// report gives that wait beside the fill time.
+//
 // # Memory
 //
 // Pebble state lives on disk, under the same directory as the checkpoints; its memory
