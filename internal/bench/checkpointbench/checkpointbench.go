@@ -298,6 +298,21 @@ const (
 	maxSettle      = 20 * time.Minute
 )
 
+// waitForCompactions waits until no Pebble compaction of the job has run for
+// settledSamples status samples.
+func (r *runner) waitForCompactions(ctx context.Context, job *flow.Job) error {
+	quiet := 0
+	settled := throttled(200*time.Millisecond, func() bool {
+		if compactions(job) > 0 {
+			quiet = 0
+			return false
+		}
+		quiet++
+		return quiet >= settledSamples
+	})
+	return r.waitFor(ctx, settled, maxSettle)
+}
+
 // throttled calls cond at most once per d and answers false in between, so a poll
 // of the job's status every millisecond does not slow the job down.
 func throttled(d time.Duration, cond func() bool) func() bool {
@@ -352,16 +367,7 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 		// the compactions of a large state busy on their own.
 		settleStart := time.Now()
 		p.control.updates.Store(false)
-		quiet := 0
-		settled := throttled(200*time.Millisecond, func() bool {
-			if compactions(job) > 0 {
-				quiet = 0
-				return false
-			}
-			quiet++
-			return quiet >= settledSamples
-		})
-		if err := r.waitFor(ctx, settled, maxSettle); err != nil {
+		if err := r.waitForCompactions(ctx, job); err != nil {
 			return out, fmt.Errorf("wait for Pebble's compactions to catch up with the fill: %w", err)
 		}
 		p.control.updates.Store(true)
@@ -402,7 +408,7 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 		if err := stopTrigger(); err != nil {
 			return out, err
 		}
-		changed, err := incremental(ctx, r, job, p, c)
+		changed, err := incremental(ctx, r, job, p, c, p.stateDir != "")
 		if err != nil {
 			return out, fmt.Errorf("incremental checkpoint: %w", err)
 		}
@@ -420,12 +426,18 @@ func (b *bench) phase(ctx context.Context, p plan, stateBytes int64) (phaseResul
 // ran, so the report gives their median and maximum.
 const incrementalRounds = 3
 
-// incremental stops the source's updates and takes a checkpoint; then, each round, it
-// updates 1% of the keys (distinct ones, not updated before), waits until they are
-// processed and takes another checkpoint, which holds only that change beyond the one
-// before. Events go on throughout.
-func incremental(ctx context.Context, r *runner, job *flow.Job, p plan, c *counters) (int64, error) {
+// incremental stops the source's updates, waits for Pebble's compactions of the earlier
+// updates to end (with pebble) and takes a checkpoint; then, each round, it updates 1%
+// of the keys (distinct ones, not updated before), waits until they are processed and
+// takes another checkpoint, which holds only that change beyond the one before, and
+// what compactions the change set off have rewritten by then. Events go on throughout.
+func incremental(ctx context.Context, r *runner, job *flow.Job, p plan, c *counters, pebble bool) (int64, error) {
 	p.control.updates.Store(false)
+	if pebble {
+		if err := r.waitForCompactions(ctx, job); err != nil {
+			return 0, fmt.Errorf("wait for Pebble's compactions: %w", err)
+		}
+	}
 	if _, err := job.Checkpoint(ctx); err != nil {
 		return 0, err
 	}

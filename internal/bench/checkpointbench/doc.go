@@ -26,8 +26,9 @@
 //     by the harness (Job.Checkpoint) once the fill was processed. After the fill, a
 //     full GC, then events are counted for Duration, or longer until three
 //     checkpoints have completed. Then the incremental measurement: the steady updates
-//     stop, a checkpoint is taken, 1% of the keys (distinct ones) are updated and,
-//     once they are processed, another checkpoint is taken. The first checkpoint after
+//     stop (with Pebble, until the compactions they set off have ended), a checkpoint
+//     is taken, and three times 1% of the keys (distinct ones) are updated and, once
+//     they are processed, another checkpoint is taken. The first checkpoint after
 //     the fill writes the whole state with either backend; the last writes the whole
 //     state again with the heap backend, and with Pebble only the SST files written
 //     since the one before (the memtable flushed at the barrier, and what compactions

@@ -274,10 +274,11 @@ func (rep *Report) writeIncremental(w io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nIncremental checkpoints: the first checkpoint after the fill writes the whole state. Then the steady\n")
-	fmt.Fprintf(w, "updates stop, a checkpoint is taken, and %d times 1%% of the keys are updated and a checkpoint is taken:\n", incrementalRounds)
-	fmt.Fprintf(w, "their median and largest. written = bytes the checkpoint wrote to the store (with Pebble: the memtable\n")
-	fmt.Fprintf(w, "flushed at the barrier, and what compactions rewrote since the checkpoint before); holds = with the\n")
-	fmt.Fprintf(w, "files of earlier checkpoints it refers to.\n\n")
+	fmt.Fprintf(w, "updates stop (with Pebble, until the compactions they set off have ended) and a checkpoint is taken;\n")
+	fmt.Fprintf(w, "then, %d times, 1%% of the keys are updated and a checkpoint is taken: their median and largest.\n", incrementalRounds)
+	fmt.Fprintf(w, "written = bytes the checkpoint wrote to the store (with Pebble: the memtable flushed at the barrier,\n")
+	fmt.Fprintf(w, "and what compactions rewrote since the checkpoint before); holds = with the files of earlier\n")
+	fmt.Fprintf(w, "checkpoints it refers to.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "backend\tstate\tfirst dur\tfirst written\tkeys changed\t1% dur p50\t1% written p50\t÷ state\t1% written max\t÷ state\t1% holds\t")
 	for _, r := range rows {
