@@ -60,7 +60,7 @@ func (ix *index) hashValues(ms []Measure) uint64 {
 	b := ix.hbuf[:0]
 	for _, m := range ms {
 		b = append(b, m.Name...)
-		b = append(b, 0, typeCodes[m.Value.Type])
+		b = append(b, 0, typeCode(m.Value.Type))
 		switch m.Value.Type {
 		case Double:
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))

@@ -44,6 +44,7 @@ type table struct {
 	// shape* are the columns of the last row checkSchema passed (see sameShape).
 	shapeDims, shapeMeasures []string
 	shapeTypes               []ColumnType
+	shapePos                 []int
 	ix                       *index
 	seq                      uint64
 	wal                      *wal.Log
@@ -350,8 +351,9 @@ func (t *table) apply(b *pubBatch, r *row) (outcome, int64) {
 		b.series = append(b.series, ser)
 	}
 	sr := eddysql.Row{Time: r.time, Series: s.id, Version: r.version, Seq: seq, Values: b.values(len(t.measures))}
-	for _, m := range r.measures {
-		sr.Values[t.measPos[m.Name]] = sqlValue(m.Value)
+	pos := t.measurePositions(r)
+	for j, m := range r.measures {
+		sr.Values[pos[j]] = sqlValue(m.Value)
 	}
 	if o == replaced {
 		if old >= b.firstSeq {
@@ -575,6 +577,20 @@ func (t *table) checkSchema(i int, r *row) *RejectedRecord {
 	return t.passed(r)
 }
 
+// measurePositions returns the place of each of r's measures among the table's: those
+// of the last row checkSchema passed (r itself, as apply follows checkSchema) when r has
+// its shape.
+func (t *table) measurePositions(r *row) []int {
+	if len(t.shapePos) == len(r.measures) && sameMeasureNames(t.shapeMeasures, r.measures) {
+		return t.shapePos
+	}
+	pos := make([]int, len(r.measures))
+	for j, m := range r.measures {
+		pos[j] = t.measPos[m.Name]
+	}
+	return pos
+}
+
 // sameNameInOtherCase returns the table's column whose name equals name but for case,
 // or "".
 func (t *table) sameNameInOtherCase(name string) string {
@@ -607,9 +623,11 @@ func (t *table) passed(r *row) *RejectedRecord {
 	for _, d := range r.dims {
 		t.shapeDims = append(t.shapeDims, d.Name)
 	}
+	t.shapePos = t.shapePos[:0]
 	for _, m := range r.measures {
 		t.shapeMeasures = append(t.shapeMeasures, m.Name)
 		t.shapeTypes = append(t.shapeTypes, m.Value.Type)
+		t.shapePos = append(t.shapePos, t.measPos[m.Name])
 	}
 	return nil
 }

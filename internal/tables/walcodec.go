@@ -31,9 +31,29 @@ type walEncoder struct {
 	body     []byte
 	rows     int
 	out      []byte
+	// The names of the last row added and their indexes: the next row usually has the
+	// same, and then needs no map lookups.
+	prevDims, prevMeasures []string
+	prevIdx                []uint64
 }
 
-var typeCodes = map[ColumnType]byte{Double: 1, BigInt: 2, Varchar: 3, Boolean: 4, Timestamp: 5}
+// typeCode is a value type's code in log entries and value hashes.
+func typeCode(t ColumnType) byte {
+	switch t {
+	case Double:
+		return 1
+	case BigInt:
+		return 2
+	case Varchar:
+		return 3
+	case Boolean:
+		return 4
+	case Timestamp:
+		return 5
+	}
+	return 0
+}
+
 var codeTypes = [...]ColumnType{1: Double, 2: BigInt, 3: Varchar, 4: Boolean, 5: Timestamp}
 
 func (e *walEncoder) reset() {
@@ -42,6 +62,24 @@ func (e *walEncoder) reset() {
 	}
 	clear(e.names)
 	e.nameList, e.body, e.rows = e.nameList[:0], e.body[:0], 0
+	e.prevDims, e.prevMeasures, e.prevIdx = e.prevDims[:0], e.prevMeasures[:0], e.prevIdx[:0]
+}
+
+// indexes returns the name indexes of r's dimensions and then its measures.
+func (e *walEncoder) indexes(r *row) []uint64 {
+	if sameDimNames(e.prevDims, r.dims) && sameMeasureNames(e.prevMeasures, r.measures) {
+		return e.prevIdx
+	}
+	e.prevDims, e.prevMeasures, e.prevIdx = e.prevDims[:0], e.prevMeasures[:0], e.prevIdx[:0]
+	for _, d := range r.dims {
+		e.prevDims = append(e.prevDims, d.Name)
+		e.prevIdx = append(e.prevIdx, e.name(d.Name))
+	}
+	for _, m := range r.measures {
+		e.prevMeasures = append(e.prevMeasures, m.Name)
+		e.prevIdx = append(e.prevIdx, e.name(m.Name))
+	}
+	return e.prevIdx
 }
 
 func (e *walEncoder) name(s string) uint64 {
@@ -58,16 +96,17 @@ func (e *walEncoder) add(r *row) {
 	b := binary.LittleEndian.AppendUint64(e.body, uint64(r.time))
 	b = binary.AppendUvarint(b, uint64(r.version))
 	b = binary.AppendUvarint(b, e.name(r.measureName))
+	idx := e.indexes(r)
 	b = binary.AppendUvarint(b, uint64(len(r.dims)))
-	for _, d := range r.dims {
-		b = binary.AppendUvarint(b, e.name(d.Name))
+	for j, d := range r.dims {
+		b = binary.AppendUvarint(b, idx[j])
 		b = binary.AppendUvarint(b, uint64(len(d.Value)))
 		b = append(b, d.Value...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.measures)))
-	for _, m := range r.measures {
-		b = binary.AppendUvarint(b, e.name(m.Name))
-		b = append(b, typeCodes[m.Value.Type])
+	for j, m := range r.measures {
+		b = binary.AppendUvarint(b, idx[len(r.dims)+j])
+		b = append(b, typeCode(m.Value.Type))
 		switch m.Value.Type {
 		case Double:
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))
