@@ -67,8 +67,8 @@ type pebbleStore struct {
 	pending   map[int64]map[string]sharedFile
 }
 
-// pebbleMemTable bounds the memtable: the barrier flushes it while the subtask waits, so
-// its size bounds the pause a checkpoint makes. pebbleCache is each store's block cache.
+// pebbleMemTable bounds the memtable, and so the flush each barrier starts and the
+// writes held back while it runs. pebbleCache is each store's block cache.
 const (
 	pebbleMemTable = 4 << 20
 	pebbleCache    = 32 << 20
@@ -76,7 +76,7 @@ const (
 
 // pebbleOptions configures a working copy. It never syncs files: the copy is scratch,
 // rebuilt from the checkpoint after a crash, and fsyncs (several per flush and per
-// Pebble checkpoint) would lengthen the pause at each barrier.
+// Pebble checkpoint) would only make checkpoints slower.
 func pebbleOptions() *pebble.Options {
 	o := &pebble.Options{
 		DisableWAL:                  true,
