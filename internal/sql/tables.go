@@ -66,19 +66,16 @@ func (s TableSchema) columns() ([][2]string, error) {
 	for _, d := range s.Dimensions {
 		cols = append(cols, [2]string{d, "VARCHAR"})
 	}
-	for _, m := range s.Measures {
-		t, err := sqlType(m.Type)
-		if err != nil {
-			return nil, fmt.Errorf("measure %q: %w", m.Name, err)
-		}
-		cols = append(cols, [2]string{m.Name, t})
-	}
-	return cols, nil
+	return s.appendMeasures(cols)
 }
 
 // memoryColumns are the memory table's physical columns.
 func (s TableSchema) memoryColumns() ([][2]string, error) {
-	cols := [][2]string{{ColTime, "TIMESTAMP_NS"}, {ColSeries, "UINTEGER"}, {ColVersion, "BIGINT"}, {ColSeq, "UBIGINT"}}
+	return s.appendMeasures([][2]string{{ColTime, "TIMESTAMP_NS"}, {ColSeries, "UINTEGER"}, {ColVersion, "BIGINT"}, {ColSeq, "UBIGINT"}})
+}
+
+// appendMeasures appends the measure columns with their SQL types.
+func (s TableSchema) appendMeasures(cols [][2]string) ([][2]string, error) {
 	for _, m := range s.Measures {
 		t, err := sqlType(m.Type)
 		if err != nil {

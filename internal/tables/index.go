@@ -1,8 +1,6 @@
 package tables
 
 import (
-	"encoding/binary"
-	"math"
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
@@ -60,22 +58,7 @@ func (ix *index) hashValues(ms []Measure) uint64 {
 	b := ix.hbuf[:0]
 	for _, m := range ms {
 		b = append(b, m.Name...)
-		b = append(b, 0, typeCode(m.Value.Type))
-		switch m.Value.Type {
-		case Double:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))
-		case BigInt, Timestamp:
-			b = binary.LittleEndian.AppendUint64(b, uint64(m.Value.I))
-		case Boolean:
-			if m.Value.B {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
-			}
-		case Varchar:
-			b = binary.AppendUvarint(b, uint64(len(m.Value.S)))
-			b = append(b, m.Value.S...)
-		}
+		b = appendValue(append(b, 0), m.Value)
 	}
 	ix.hbuf = b
 	return xxhash.Sum64(b)

@@ -105,26 +105,32 @@ func (e *walEncoder) add(r *row) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.measures)))
 	for j, m := range r.measures {
-		b = binary.AppendUvarint(b, idx[len(r.dims)+j])
-		b = append(b, typeCode(m.Value.Type))
-		switch m.Value.Type {
-		case Double:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value.F))
-		case BigInt, Timestamp:
-			b = binary.AppendVarint(b, m.Value.I)
-		case Boolean:
-			if m.Value.B {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
-			}
-		case Varchar:
-			b = binary.AppendUvarint(b, uint64(len(m.Value.S)))
-			b = append(b, m.Value.S...)
-		}
+		b = appendValue(binary.AppendUvarint(b, idx[len(r.dims)+j]), m.Value)
 	}
 	e.body = b
 	e.rows++
+}
+
+// appendValue appends v as a log entry holds it: its type code, then the value. The
+// index hashes values in the same form.
+func appendValue(b []byte, v Value) []byte {
+	b = append(b, typeCode(v.Type))
+	switch v.Type {
+	case Double:
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.F))
+	case BigInt, Timestamp:
+		b = binary.AppendVarint(b, v.I)
+	case Boolean:
+		if v.B {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	case Varchar:
+		b = binary.AppendUvarint(b, uint64(len(v.S)))
+		b = append(b, v.S...)
+	}
+	return b
 }
 
 // payload returns the entry; valid until the next reset.
