@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -28,15 +25,13 @@ import (
 // A decoder is reused across requests (see putPool), so decoding allocates only one
 // string holding every partition key, and the producer ids.
 type putDecoder struct {
-	p    []byte // the body
-	i    int    // position of the next byte to read
+	jsonScanner
 	recs []streams.Record
 	// arena holds the payload of every record; spans says where each record's key and
 	// payload are, so the records' slices are set only once the arena stops growing.
-	arena     []byte
-	keys      []byte
-	spans     []recordSpan
-	unescaped []byte // the last string with escapes, unescaped
+	arena []byte
+	keys  []byte
+	spans []recordSpan
 }
 
 type recordSpan struct{ keyStart, keyEnd, dataStart, dataEnd int }
@@ -96,39 +91,15 @@ func (d *putDecoder) request() error {
 // object parses the members of an object whose '{' was consumed, calling field with
 // each name (valid until the next call) positioned at its value.
 func (d *putDecoder) object(field func(name []byte) error) error {
-	d.skipSpace()
-	if d.peek() == '}' {
-		d.i++
-		return nil
+	more, err := d.openObject()
+	for ; more; more, err = d.nextMember(err) {
+		var name []byte
+		if name, err = d.memberName(); err != nil {
+			return err
+		}
+		err = field(name)
 	}
-	for {
-		d.skipSpace()
-		if d.peek() != '"' {
-			return d.syntaxError("expected a field name")
-		}
-		name, err := d.str()
-		if err != nil {
-			return err
-		}
-		d.skipSpace()
-		if err := d.expect(':', "expected ':' after a field name"); err != nil {
-			return err
-		}
-		d.skipSpace()
-		if err := field(name); err != nil {
-			return err
-		}
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return nil
-		default:
-			return d.syntaxError("expected ',' or '}' after a field value")
-		}
-	}
+	return err
 }
 
 func (d *putDecoder) records() error {
@@ -307,136 +278,12 @@ func padding(raw []byte) int {
 	return n
 }
 
-// str consumes the string at the current position (which starts with '"') and returns
-// its unescaped content. Without escapes the result aliases the body; otherwise it is
-// in d's unescape buffer, valid until the next call.
-func (d *putDecoder) str() ([]byte, error) {
-	start := d.i + 1
-	p := d.p
-	for i := start; i < len(p); i++ {
-		switch c := p[i]; {
-		case c == '"':
-			d.i = i + 1
-			return p[start:i], nil
-		case c == '\\':
-			return d.unescape(start)
-		case c < 0x20:
-			d.i = i
-			return nil, d.syntaxError("control character %#02x in a string; escape it", c)
-		}
-	}
-	d.i = len(p)
-	return nil, d.syntaxError("unterminated string")
-}
-
-var escapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
-
-// unescape is str's slow path for a string with escapes; it replaces invalid surrogate
-// escapes with U+FFFD, as encoding/json does.
-func (d *putDecoder) unescape(start int) ([]byte, error) {
-	out := d.unescaped[:0]
-	p := d.p
-	i := start
-	for i < len(p) {
-		c := p[i]
-		switch {
-		case c == '"':
-			d.i = i + 1
-			d.unescaped = out
-			return out, nil
-		case c < 0x20:
-			d.i = i
-			return nil, d.syntaxError("control character %#02x in a string; escape it", c)
-		case c != '\\':
-			out = append(out, c)
-			i++
-			continue
-		}
-		if i+1 >= len(p) {
-			break
-		}
-		if e := escapes[p[i+1]]; e != 0 {
-			out = append(out, e)
-			i += 2
-			continue
-		}
-		if p[i+1] != 'u' {
-			d.i = i
-			return nil, d.syntaxError("invalid escape \\%c in a string", p[i+1])
-		}
-		r, ok := hex4(p, i+2)
-		if !ok {
-			d.i = i
-			return nil, d.syntaxError("invalid \\u escape in a string")
-		}
-		i += 6
-		if utf16.IsSurrogate(r) {
-			r2, ok := rune(-1), false
-			if i+1 < len(p) && p[i] == '\\' && p[i+1] == 'u' {
-				r2, ok = hex4(p, i+2)
-			}
-			if dec := utf16.DecodeRune(r, r2); ok && dec != unicode.ReplacementChar {
-				r = dec
-				i += 6
-			} else {
-				r = unicode.ReplacementChar
-			}
-		}
-		out = utf8.AppendRune(out, r)
-	}
-	d.i = len(p)
-	d.unescaped = out
-	return nil, d.syntaxError("unterminated string")
-}
-
-func hex4(p []byte, i int) (rune, bool) {
-	if i+4 > len(p) {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(unsafe.String(&p[i], 4), 16, 32)
-	return rune(n), err == nil
-}
-
-// null consumes a null literal if one is at the current position.
-func (d *putDecoder) null() bool {
-	if len(d.p)-d.i >= 4 && string(d.p[d.i:d.i+4]) == "null" {
-		d.i += 4
-		return true
-	}
-	return false
-}
-
-func (d *putDecoder) skipSpace() {
-	for d.i < len(d.p) {
-		switch d.p[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *putDecoder) peek() byte {
-	if d.i < len(d.p) {
-		return d.p[d.i]
-	}
-	return 0
-}
-
 func (d *putDecoder) expect(c byte, problem string) error {
 	if d.peek() != c {
 		return d.syntaxError("%s", problem)
 	}
 	d.i++
 	return nil
-}
-
-func (d *putDecoder) syntaxError(format string, args ...any) error {
-	if d.i >= len(d.p) {
-		return errMalformed("the request body ends early (byte offset %d): %s", d.i, fmt.Sprintf(format, args...))
-	}
-	return errMalformed("malformed JSON at byte offset %d: %s", d.i, fmt.Sprintf(format, args...))
 }
 
 // typeError reports a value of the wrong JSON type for what.
