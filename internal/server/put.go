@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
+	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/streams"
 )
 
@@ -99,14 +99,14 @@ func appendPutResponse(b []byte, results []streams.PutResult) []byte {
 		b = append(b, '{')
 		if res.Shard != "" {
 			b = append(b, `"shard":`...)
-			b = appendJSONString(b, res.Shard)
+			b = wire.AppendString(b, res.Shard)
 			b = append(b, ',')
 		}
 		if res.Err != nil {
 			b = append(b, `"errorCode":`...)
-			b = appendJSONString(b, res.Err.Code)
+			b = wire.AppendString(b, res.Err.Code)
 			b = append(b, `,"errorMessage":`...)
-			b = appendJSONString(b, res.Err.Message)
+			b = wire.AppendString(b, res.Err.Message)
 		} else {
 			b = append(b, `"sequenceNumber":"`...)
 			b = strconv.AppendUint(b, uint64(res.Sequence), 10)
@@ -118,48 +118,4 @@ func appendPutResponse(b []byte, results []streams.PutResult) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, replacing invalid UTF-8 with U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -111,7 +111,7 @@ func appendRecord(b []byte, r *tables.Record, withTime bool) []byte {
 	}
 	if r.TimeUnit != "" {
 		field("timeUnit")
-		b = appendString(b, string(r.TimeUnit))
+		b = AppendString(b, string(r.TimeUnit))
 	}
 	if len(r.Dimensions) > 0 {
 		field("dimensions")
@@ -120,15 +120,15 @@ func appendRecord(b []byte, r *tables.Record, withTime bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, d.Name)
+			b = AppendString(b, d.Name)
 			b = append(b, ':')
-			b = appendString(b, d.Value)
+			b = AppendString(b, d.Value)
 		}
 		b = append(b, '}')
 	}
 	if r.MeasureName != "" {
 		field("measureName")
-		b = appendString(b, r.MeasureName)
+		b = AppendString(b, r.MeasureName)
 	}
 	switch {
 	case len(r.Measures) == 1 && (r.Measures[0].Name == "" || r.Measures[0].Name == r.MeasureName):
@@ -141,7 +141,7 @@ func appendRecord(b []byte, r *tables.Record, withTime bool) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, m.Name)
+			b = AppendString(b, m.Name)
 			b = append(b, ':')
 			b = appendValue(b, m.Value)
 		}
@@ -167,7 +167,7 @@ func appendValue(b []byte, v tables.Value) []byte {
 		}
 		return strconv.AppendFloat(b, v.F, 'g', -1, 64)
 	case tables.Varchar:
-		return appendString(b, v.S)
+		return AppendString(b, v.S)
 	case tables.Boolean:
 		return strconv.AppendBool(b, v.B)
 	case tables.BigInt, tables.Timestamp:
@@ -179,15 +179,15 @@ func appendValue(b []byte, v tables.Value) []byte {
 	}
 	// Not a type the server knows: it answers InvalidRecord naming it.
 	b = append(b, `{"type":`...)
-	b = appendString(b, string(v.Type))
+	b = AppendString(b, string(v.Type))
 	return append(b, `,"value":null}`...)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, replacing invalid UTF-8 with U+FFFD as
-// encoding/json does.
-func appendString(b []byte, s string) []byte {
+// AppendString appends s as a JSON string, replacing invalid UTF-8 with U+FFFD as
+// encoding/json does. The server's hand-written responses use it too.
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
