@@ -287,7 +287,7 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 			}
 			d.tagNames.keep(j, name)
 		}
-		d.mem.addDimension(tables.Dimension{Name: name, Value: d.tagNames.value(&d.mem, j, v)})
+		d.mem.dims.add(tables.Dimension{Name: name, Value: d.tagNames.value(&d.mem, j, v)})
 	}
 	same = true
 	for j := 0; ; j++ {
@@ -322,9 +322,9 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 		case lineprotocol.Bool:
 			val = tables.BooleanValue(v.BoolV())
 		}
-		d.mem.addMeasure(tables.Measure{Name: name, Value: val})
+		d.mem.measures.add(tables.Measure{Name: name, Value: val})
 	}
-	if len(d.mem.measures) == d.mem.measureStart {
+	if d.mem.measures.count() == 0 {
 		return d.invalid("a point needs at least one field")
 	}
 	tb, err := dec.TimeBytes()
@@ -348,8 +348,8 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 	}
 	b.req.Records = append(b.req.Records, tables.Record{
 		Time:       ns,
-		Dimensions: d.mem.recordDimensions(),
-		Measures:   d.mem.recordMeasures(),
+		Dimensions: d.mem.dims.record(),
+		Measures:   d.mem.measures.record(),
 	})
 	b.points = append(b.points, d.points)
 	return nil

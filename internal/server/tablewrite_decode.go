@@ -208,7 +208,7 @@ func (d *writeDecoder) record(rec *tables.Record, n int) error {
 				var v tables.Value
 				var ok bool
 				if v, ok, err = d.value(n, "value", ""); ok {
-					d.mem.addMeasure(tables.Measure{Value: v})
+					d.mem.measures.add(tables.Measure{Value: v})
 				}
 			} else {
 				err = d.measureMap(n)
@@ -226,8 +226,8 @@ func (d *writeDecoder) record(rec *tables.Record, n int) error {
 	if nsTime {
 		rec.TimeUnit = tables.Nanoseconds
 	}
-	rec.Dimensions = d.mem.recordDimensions()
-	rec.Measures = d.mem.recordMeasures()
+	rec.Dimensions = d.mem.dims.record()
+	rec.Measures = d.mem.measures.record()
 	if seen&recValue != 0 && len(rec.Measures) == 1 {
 		rec.Measures[0].Name = rec.MeasureName
 	}
@@ -341,7 +341,7 @@ func (d *writeDecoder) dimensions(n int) error {
 		if v, err = d.str(); err != nil {
 			return err
 		}
-		d.mem.addDimension(tables.Dimension{Name: name, Value: d.dimNames.value(&d.mem, j-1, v)})
+		d.mem.dims.add(tables.Dimension{Name: name, Value: d.dimNames.value(&d.mem, j-1, v)})
 	}
 	return err
 }
@@ -373,7 +373,7 @@ func (d *writeDecoder) measureMap(n int) error {
 		var v tables.Value
 		var ok bool
 		if v, ok, err = d.value(n, "measures", name); ok {
-			d.mem.addMeasure(tables.Measure{Name: name, Value: v})
+			d.mem.measures.add(tables.Measure{Name: name, Value: v})
 		}
 	}
 	return err

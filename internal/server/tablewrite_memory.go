@@ -17,12 +17,9 @@ import (
 // to request; they are interned instead, up to maxInterned of them.
 type recordMemory struct {
 	text     []byte
-	dims     []tables.Dimension
-	measures []tables.Measure
+	dims     entries[tables.Dimension]
+	measures entries[tables.Measure]
 	names    map[string]string
-	// dimStart and measureStart are where the current record's dimensions and measures
-	// start in dims and measures.
-	dimStart, measureStart int
 }
 
 const (
@@ -59,48 +56,45 @@ func (m *recordMemory) name(b []byte) string {
 
 // beginRecord starts collecting a record's dimensions and measures.
 func (m *recordMemory) beginRecord() {
-	m.dimStart, m.measureStart = len(m.dims), len(m.measures)
+	m.dims.begin()
+	m.measures.begin()
 }
 
-// addDimension adds a dimension to the record being collected. A full chunk is left
-// behind with the records handed out from it; only the current record's part moves.
-func (m *recordMemory) addDimension(d tables.Dimension) {
-	if len(m.dims) == cap(m.dims) {
-		n := len(m.dims) - m.dimStart
-		chunk := make([]tables.Dimension, n, max(chunkEntries, 2*n))
-		copy(chunk, m.dims[m.dimStart:])
-		m.dims, m.dimStart = chunk, 0
+// entries holds the dimensions or the measures of the records, in chunks.
+type entries[T tables.Dimension | tables.Measure] struct {
+	chunk []T
+	start int // where the current record's entries start in chunk
+}
+
+// begin starts the current record, with no entries.
+func (e *entries[T]) begin() {
+	e.start = len(e.chunk)
+}
+
+// add adds an entry to the current record. A full chunk is left behind with the records
+// handed out from it; only the current record's part moves.
+func (e *entries[T]) add(v T) {
+	if len(e.chunk) == cap(e.chunk) {
+		n := len(e.chunk) - e.start
+		chunk := make([]T, n, max(chunkEntries, 2*n))
+		copy(chunk, e.chunk[e.start:])
+		e.chunk, e.start = chunk, 0
 	}
-	m.dims = append(m.dims, d)
+	e.chunk = append(e.chunk, v)
 }
 
-// addMeasure is addDimension for measures.
-func (m *recordMemory) addMeasure(ms tables.Measure) {
-	if len(m.measures) == cap(m.measures) {
-		n := len(m.measures) - m.measureStart
-		chunk := make([]tables.Measure, n, max(chunkEntries, 2*n))
-		copy(chunk, m.measures[m.measureStart:])
-		m.measures, m.measureStart = chunk, 0
-	}
-	m.measures = append(m.measures, ms)
+// count is how many entries the current record has.
+func (e *entries[T]) count() int {
+	return len(e.chunk) - e.start
 }
 
-// recordDimensions returns the dimensions added since beginRecord, nil if none. Its
-// capacity is its length, so an append to it by the writer copies rather than
-// overwrites the next record's.
-func (m *recordMemory) recordDimensions() []tables.Dimension {
-	if len(m.dims) == m.dimStart {
+// record returns the current record's entries, nil if none. Its capacity is its length,
+// so an append to it by the writer copies rather than overwrites the next record's.
+func (e *entries[T]) record() []T {
+	if len(e.chunk) == e.start {
 		return nil
 	}
-	return m.dims[m.dimStart:len(m.dims):len(m.dims)]
-}
-
-// recordMeasures is recordDimensions for measures.
-func (m *recordMemory) recordMeasures() []tables.Measure {
-	if len(m.measures) == m.measureStart {
-		return nil
-	}
-	return m.measures[m.measureStart:len(m.measures):len(m.measures)]
+	return e.chunk[e.start:len(e.chunk):len(e.chunk)]
 }
 
 // nameCache holds the names (and, for dimensions, the values) of the last record's
