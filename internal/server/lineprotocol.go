@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -281,11 +280,9 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 			break
 		}
 		var name string
-		if name, same = d.tagNames.name(&d.mem, j, k, same); !same {
-			if slices.Contains(d.tagNames.names[:j], name) {
-				return d.invalid("tag %q appears twice", name)
-			}
-			d.tagNames.keep(j, name)
+		var dup bool
+		if name, same, dup = d.tagNames.name(&d.mem, j, k, same); dup {
+			return d.invalid("tag %q appears twice", name)
 		}
 		d.mem.dims.add(tables.Dimension{Name: name, Value: d.tagNames.value(&d.mem, j, v)})
 	}
@@ -299,11 +296,9 @@ func (d *lineDecoder) point(dec *lineprotocol.Decoder, prec time.Duration, now t
 			break
 		}
 		var name string
-		if name, same = d.fieldNames.name(&d.mem, j, k, same); !same {
-			if slices.Contains(d.fieldNames.names[:j], name) {
-				return d.invalid("field %q appears twice", name)
-			}
-			d.fieldNames.keep(j, name)
+		var dup bool
+		if name, same, dup = d.fieldNames.name(&d.mem, j, k, same); dup {
+			return d.invalid("field %q appears twice", name)
 		}
 		var val tables.Value
 		switch v.Kind() {

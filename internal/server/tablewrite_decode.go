@@ -324,11 +324,9 @@ func (d *writeDecoder) dimensions(n int) error {
 			return err
 		}
 		var name string
-		if name, same = d.dimNames.name(&d.mem, j, key, same); !same {
-			if slices.Contains(d.dimNames.names[:j], name) {
-				return d.syntaxError("%s: dimension %q appears twice", where(n, "dimensions", ""), name)
-			}
-			d.dimNames.keep(j, name)
+		var dup bool
+		if name, same, dup = d.dimNames.name(&d.mem, j, key, same); dup {
+			return d.syntaxError("%s: dimension %q appears twice", where(n, "dimensions", ""), name)
 		}
 		j++
 		if d.null() {
@@ -363,11 +361,9 @@ func (d *writeDecoder) measureMap(n int) error {
 			return d.invalid(d.i, n, "measures", "", "a measure needs a name")
 		}
 		var name string
-		if name, same = d.measureNames.name(&d.mem, j, key, same); !same {
-			if slices.Contains(d.measureNames.names[:j], name) {
-				return d.syntaxError("%s: measure %q appears twice", where(n, "measures", ""), name)
-			}
-			d.measureNames.keep(j, name)
+		var dup bool
+		if name, same, dup = d.measureNames.name(&d.mem, j, key, same); dup {
+			return d.syntaxError("%s: measure %q appears twice", where(n, "measures", ""), name)
 		}
 		j++
 		var v tables.Value

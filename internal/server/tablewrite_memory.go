@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/eddy-streams/eddy/internal/tables"
@@ -108,19 +109,19 @@ type nameCache struct {
 }
 
 // name returns the name at position j of a record, interned, and whether the names at
-// positions 0 to j all matched the cache (same says whether 0 to j-1 did). If not, the
-// caller checks the name for duplicates against names[:j], the record's names so far,
-// and calls keep.
-func (c *nameCache) name(m *recordMemory, j int, key []byte, same bool) (string, bool) {
+// positions 0 to j all matched the cache (same says whether 0 to j-1 did). A name that
+// does not match is checked against the record's names so far: dup reports that it
+// repeats one; otherwise it is cached at position j.
+func (c *nameCache) name(m *recordMemory, j int, key []byte, same bool) (name string, stillSame, dup bool) {
 	if same && j < len(c.names) && c.names[j] == string(key) {
-		return c.names[j], true
+		return c.names[j], true, false
 	}
-	return m.name(key), false
-}
-
-// keep caches name at position j, after the record's earlier positions.
-func (c *nameCache) keep(j int, name string) {
+	name = m.name(key)
+	if slices.Contains(c.names[:j], name) {
+		return name, false, true
+	}
 	c.names = append(c.names[:j], name)
+	return name, false, false
 }
 
 // value returns a string holding b, the value at position j, reusing the last record's
