@@ -3,34 +3,23 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/eddy-streams/eddy/internal/apierr"
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/client"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
 
 func TestTables(t *testing.T) {
 	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cat, err := tables.Open(tables.NewFileStore(dir), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(server.New(server.Options{Tables: cat, Auth: tokens}).Handler())
-	defer hs.Close()
+	hs, token := servertest.StartAPI(t, dir, server.Options{Tables: cat})
 	c := client.New(hs.URL, token, nil)
 	ctx := context.Background()
 

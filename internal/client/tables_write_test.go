@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/eddy-streams/eddy/internal/apierr"
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/client"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
 
@@ -32,19 +30,9 @@ func (w *recordingWriter) Write(_ context.Context, db, table string, req *tables
 }
 
 func TestWriteRecords(t *testing.T) {
-	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &recordingWriter{result: tables.WriteResult{Memory: 2, Magnetic: 1, Unchanged: 1, Rejected: []tables.RejectedRecord{
 		{Index: 3, Code: tables.CodeVersionConflict, Reason: "stored with version 7", ExistingVersion: 7}}}}
-	hs := httptest.NewServer(server.New(server.Options{TableWriter: w, Auth: tokens}).Handler())
-	defer hs.Close()
+	hs, token := servertest.StartAPI(t, t.TempDir(), server.Options{TableWriter: w})
 	c := client.New(hs.URL, token, nil)
 	ctx := context.Background()
 

@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
@@ -22,25 +20,11 @@ type tablesServer struct {
 // startTables starts a server whose catalog is read from dir, as eddy serve does.
 func startTables(t *testing.T, dir string, now func() time.Time) *tablesServer {
 	t.Helper()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token == "" {
-		if token, err = auth.ReadTokenFile(filepath.Join(dir, auth.AdminTokenFile)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	cat, err := tables.Open(tables.NewFileStore(dir), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(server.New(server.Options{Tables: cat, Auth: tokens}).Handler())
-	t.Cleanup(hs.Close)
+	hs, token := servertest.StartAPI(t, dir, server.Options{Tables: cat})
 	return &tablesServer{caller: &caller{t: t, url: hs.URL, token: token}, catalog: cat, close: hs.Close}
 }
 
@@ -197,17 +181,7 @@ func TestTablesSurviveRestart(t *testing.T) {
 }
 
 func TestTablesAbsentWithoutCatalog(t *testing.T) {
-	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(server.New(server.Options{Auth: tokens}).Handler())
-	defer hs.Close()
+	hs, token := servertest.StartAPI(t, t.TempDir(), server.Options{})
 	c := &caller{t: t, url: hs.URL, token: token}
 	wantError(t, c.do("GET", "/v1/databases", ""), 404, "UnknownEndpoint")
 }

@@ -7,15 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/eddy-streams/eddy/internal/apierr"
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
@@ -52,17 +50,7 @@ func (f *fakeWriter) taken() []fakeWrite {
 // startWrites starts a server whose table writes go to fw.
 func startWrites(t *testing.T, fw *fakeWriter) *caller {
 	t.Helper()
-	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(server.New(server.Options{TableWriter: fw, Auth: tokens}).Handler())
-	t.Cleanup(hs.Close)
+	hs, token := servertest.StartAPI(t, t.TempDir(), server.Options{TableWriter: fw})
 	return &caller{t: t, url: hs.URL, token: token}
 }
 
