@@ -3,32 +3,22 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
 
 func TestTableCommands(t *testing.T) {
 	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile)); err != nil {
-		t.Fatal(err)
-	}
 	cat, err := tables.Open(tables.NewFileStore(dir), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(server.New(server.Options{Tables: cat, Auth: tokens}).Handler())
-	defer hs.Close()
+	hs, _ := servertest.StartAPI(t, dir, server.Options{Tables: cat})
 	// The token comes from the data dir, as on a server's own machine.
 	run := func(args ...string) (string, error) {
 		t.Helper()

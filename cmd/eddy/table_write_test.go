@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/eddy-streams/eddy/internal/auth"
 	"github.com/eddy-streams/eddy/internal/server"
+	"github.com/eddy-streams/eddy/internal/server/servertest"
 	"github.com/eddy-streams/eddy/internal/server/wire"
 	"github.com/eddy-streams/eddy/internal/tables"
 )
@@ -42,16 +41,8 @@ func (w *rejectingWriter) Write(_ context.Context, _, _ string, req *tables.Writ
 
 func TestTableWrite(t *testing.T) {
 	dir := t.TempDir()
-	tokens, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tokens.EnsureAdmin(filepath.Join(dir, auth.AdminTokenFile)); err != nil {
-		t.Fatal(err)
-	}
 	w := &rejectingWriter{}
-	hs := httptest.NewServer(server.New(server.Options{TableWriter: w, Auth: tokens}).Handler())
-	defer hs.Close()
+	hs, _ := servertest.StartAPI(t, dir, server.Options{TableWriter: w})
 	run := func(stdin string, args ...string) (string, error) {
 		t.Helper()
 		cmd := newTableCmd()
