@@ -3,6 +3,7 @@
 package benchfmt
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -55,6 +56,13 @@ func Millis(ms float64) string {
 		return fmt.Sprintf("%.0fms", ms)
 	}
 	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// WriteJSON writes a report as indented JSON, the --output json of every command.
+func WriteJSON(w io.Writer, report any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(report)
 }
 
 // ErrWriter keeps the first write error, so table code need not check each print.

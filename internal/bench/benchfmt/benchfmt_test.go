@@ -1,6 +1,9 @@
 package benchfmt
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFormats(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
@@ -12,5 +15,17 @@ func TestFormats(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %q want %q", c.got, c.want)
 		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	var b strings.Builder
+	if err := WriteJSON(&b, struct {
+		Runs int `json:"runs"`
+	}{3}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"runs\": 3\n}\n"; b.String() != want {
+		t.Errorf("got %q want %q", b.String(), want)
 	}
 }

@@ -1,7 +1,6 @@
 package nexmarkbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"io"
@@ -92,9 +91,7 @@ func (rep *Report) check() {
 
 // WriteJSON writes the report as indented JSON.
 func (rep *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return benchfmt.WriteJSON(w, rep)
 }
 
 // WriteTable writes the report as a table, the preload and the targets.

@@ -1,14 +1,13 @@
 package streamsbench
 
 import (
-	"encoding/json"
 	"fmt"
-	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/bench/benchfmt"
 	"github.com/eddy-streams/eddy/internal/bench/histogram"
 )
 
@@ -216,9 +215,7 @@ func (rep *Report) check() {
 
 // WriteJSON writes the report as indented JSON.
 func (rep *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return benchfmt.WriteJSON(w, rep)
 }
 
 // WriteTable writes the report as one table per fsync setting, then the targets.

@@ -2,7 +2,6 @@ package tablesbench
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -260,9 +259,7 @@ func (rep *Report) check() {
 
 // WriteJSON writes the report as indented JSON.
 func (rep *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return benchfmt.WriteJSON(w, rep)
 }
 
 // WriteTable writes the report as tables, one section per use case, then the targets
