@@ -540,11 +540,19 @@ func loadCheckpoint(ctx context.Context, store CheckpointStore, metaKey string) 
 }
 
 // checkShared checks that the shared files the subtask files refer to exist, with one
-// listing per directory; their checksums are checked as they are downloaded.
+// listing per directory, and are intact: a checkpoint with a damaged shared file is
+// skipped for the one before, as one with a damaged subtask file is. That reads the
+// shared files once more than the restore does — the price of falling back instead of
+// failing.
 func checkShared(ctx context.Context, store CheckpointStore, files []fileMetadata) error {
 	listed := map[string]map[string]bool{}
+	checked := map[string]bool{}
 	for _, f := range files {
 		for _, sf := range f.Shared {
+			if checked[sf.Key] {
+				continue
+			}
+			checked[sf.Key] = true
 			dir := sf.Key[:strings.LastIndex(sf.Key, "/")+1]
 			if listed[dir] == nil {
 				keys, err := store.List(ctx, dir)
@@ -558,6 +566,13 @@ func checkShared(ctx context.Context, store CheckpointStore, files []fileMetadat
 			}
 			if !listed[dir][sf.Key] {
 				return fmt.Errorf("shared file %s: %w", sf.Key, ErrNotExist)
+			}
+			data, err := store.Get(ctx, sf.Key)
+			if err != nil {
+				return err
+			}
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sf.SHA256 {
+				return fmt.Errorf("shared file %s: checksum mismatch", sf.Key)
 			}
 		}
 	}

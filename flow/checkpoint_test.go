@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,71 @@ func testCorruptCheckpointFallsBackToThePreviousOne(t *testing.T, backend flow.S
 	// Falling back past a checkpoint whose transactions were already committed replays
 	// them again: only a sink that is idempotent by record (as the tables sink is) stays
 	// exactly-once then. Compare what such a sink holds.
+	if got, want := out.upserted(), reference.upserted(); !slices.Equal(got, want) {
+		t.Fatalf("after restoring the previous checkpoint: %d records, want %d", len(got), len(want))
+	}
+}
+
+// TestCorruptSharedPebbleFileFallsBackToThePreviousCheckpoint damages a shared Pebble
+// file that only the newest checkpoint refers to: the restore must take the checkpoint
+// before it instead of failing.
+func TestCorruptSharedPebbleFileFallsBackToThePreviousCheckpoint(t *testing.T) {
+	const events = 20_000
+	ctx := context.Background()
+	backend := flow.PebbleBackend(t.TempDir())
+	reference := &txnStore{committed: map[string][]string{}}
+	if err := flow.Run(ctx, countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
+		t.Fatal(err)
+	}
+	out := &txnStore{committed: map[string][]string{}}
+	cps := flow.NewMemStore()
+	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond, Retained: 5}}
+	job := countingJob(out, opts, events, true)
+	runCtx, crash := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- flow.Run(runCtx, job) }()
+	// Run until the newest checkpoint has a shared file no older retained one refers to.
+	var victim string
+	for victim == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("job ended before a checkpoint with a file of its own: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		keys, _ := cps.List(ctx, "exactly-once/")
+		var metas [][]byte
+		for _, k := range keys {
+			if strings.HasSuffix(k, "/_metadata") {
+				m, err := cps.Get(ctx, k)
+				if err == nil {
+					metas = append(metas, m)
+				}
+			}
+		}
+		if len(metas) < 2 {
+			continue
+		}
+		for _, k := range keys {
+			if !strings.Contains(k, "/shared/") {
+				continue
+			}
+			quoted := []byte(strconv.Quote(k))
+			older := false
+			for _, m := range metas[:len(metas)-1] {
+				older = older || bytes.Contains(m, quoted)
+			}
+			if !older && bytes.Contains(metas[len(metas)-1], quoted) {
+				victim = k
+				break
+			}
+		}
+	}
+	crash()
+	<-done
+	cps.Corrupt(victim)
+	if err := flow.Run(ctx, countingJob(out, opts, events, false)); err != nil {
+		t.Fatal(err)
+	}
 	if got, want := out.upserted(), reference.upserted(); !slices.Equal(got, want) {
 		t.Fatalf("after restoring the previous checkpoint: %d records, want %d", len(got), len(want))
 	}
