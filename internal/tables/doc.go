@@ -1,8 +1,10 @@
 // Package tables is eddy's time-series store, the replacement for Timestream for
-// LiveAnalytics. So far it holds only the catalog: databases, the tables in them, each
-// table's retention settings and its learned schema, persisted and surviving restarts.
-// There is no write path, no memory or magnetic tier and no SQL yet; the retention
-// settings and the schema are recorded for them but nothing enforces them.
+// LiveAnalytics: the catalog of databases and tables (this file's subject), and the
+// Service that writes records (normalize.go, index.go, table.go), keeps recent ones in
+// the memory tier (a write-ahead log per table, package wal, and a DuckDB memory table)
+// and moves older ones to Parquet files in the magnetic tier (tiering.go, magnetic.go),
+// queried through package sql. How the tiers work and every file they write:
+// docs/tables.md.
 //
 // # Names
 //
