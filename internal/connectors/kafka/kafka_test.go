@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/flow/flowtest"
 	"github.com/eddy-streams/eddy/internal/connectors/kafka"
 )
 
@@ -144,25 +145,6 @@ func sourceJob(t *testing.T, opts []kgo.Opt, jobOpts flow.JobOptions, store *com
 	return job
 }
 
-// crashAfterCheckpoints runs job until it completed n checkpoints, then cancels it as a
-// dying process would.
-func crashAfterCheckpoints(t *testing.T, job *flow.Job, n int) {
-	t.Helper()
-	ctx, crash := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- flow.Run(ctx, job) }()
-	for len(job.Checkpoints()) < n {
-		select {
-		case err := <-done:
-			crash()
-			t.Fatalf("job ended before %d checkpoints: %v", n, err)
-		case <-time.After(time.Millisecond):
-		}
-	}
-	crash()
-	<-done
-}
-
 func TestSourceRestoresPositionsAfterCrash(t *testing.T) {
 	const events = 6000
 	opts := startCluster(t)
@@ -182,7 +164,7 @@ func TestSourceRestoresPositionsAfterCrash(t *testing.T) {
 			out := newCommittedStore()
 			cps := flow.NewMemStore()
 			jobOpts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
-			crashAfterCheckpoints(t, sourceJob(t, opts, jobOpts, out, true), 3)
+			flowtest.CrashAfterCheckpoints(t, sourceJob(t, opts, jobOpts, out, true), 3)
 			if got := len(out.all()); got >= events {
 				t.Fatalf("the crash came too late to prove anything (%d of %d committed)", got, events)
 			}
@@ -384,7 +366,7 @@ func TestExactlyOnceSinkAcrossCrash(t *testing.T) {
 			createTopic(t, opts, "out", 3)
 			cps := flow.NewMemStore()
 			jobOpts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
-			crashAfterCheckpoints(t, sinkJob(t, opts, jobOpts, events, true, true), 3)
+			flowtest.CrashAfterCheckpoints(t, sinkJob(t, opts, jobOpts, events, true, true), 3)
 			if got := len(readCommitted(t, opts, "out")); got >= len(want) {
 				t.Fatalf("the crash came too late to prove anything (%d of %d committed)", got, len(want))
 			}

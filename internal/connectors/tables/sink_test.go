@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/flow/flowtest"
 	sink "github.com/eddy-streams/eddy/internal/connectors/tables"
 	eddysql "github.com/eddy-streams/eddy/internal/sql"
 	"github.com/eddy-streams/eddy/internal/tables"
@@ -116,23 +117,6 @@ func rows(t *testing.T, svc *tables.Service, eng *eddysql.Engine) []string {
 	return out
 }
 
-func crashAfterCheckpoints(t *testing.T, job *flow.Job, n int) {
-	t.Helper()
-	ctx, crash := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- flow.Run(ctx, job) }()
-	for len(job.Checkpoints()) < n {
-		select {
-		case err := <-done:
-			crash()
-			t.Fatalf("job ended before %d checkpoints: %v", n, err)
-		case <-time.After(time.Millisecond):
-		}
-	}
-	crash()
-	<-done
-}
-
 func TestSinkIsExactlyOnceAcrossCrashAndRescale(t *testing.T) {
 	const events = 3000
 	refSvc, refEng := openService(t)
@@ -148,7 +132,7 @@ func TestSinkIsExactlyOnceAcrossCrashAndRescale(t *testing.T) {
 			svc, eng := openService(t)
 			cps := flow.NewMemStore()
 			jobOpts := flow.JobOptions{Parallelism: 2, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
-			crashAfterCheckpoints(t, job(svc, jobOpts, events, true), 3)
+			flowtest.CrashAfterCheckpoints(t, job(svc, jobOpts, events, true), 3)
 			if got := len(rows(t, svc, eng)); got >= len(want) {
 				t.Fatalf("the crash came too late to prove anything (%d of %d rows)", got, len(want))
 			}
