@@ -128,10 +128,15 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		return err
 	}
 	defer checkpoints.Close()
+	stateBackend, err := flow.ParseStateBackend(cfg.StateBackend, filepath.Join(cfg.DataDir, "state"))
+	if err != nil {
+		return err
+	}
 	jobManager := jobs.NewManager(jobs.Env{
 		Streams: svc, Logger: logger.With("component", "jobs"), Dir: cfg.DataDir,
 		Checkpoints: checkpoints, CheckpointInterval: cfg.CheckpointInterval,
-		Restart: jobs.RestartStrategy{Kind: cfg.RestartStrategy, Delay: cfg.RestartDelay},
+		Restart:      jobs.RestartStrategy{Kind: cfg.RestartStrategy, Delay: cfg.RestartDelay},
+		StateBackend: stateBackend,
 	}, jobs.Builtins()...)
 	// Jobs read and write streams: deferred after svc.Close, this runs before it, and
 	// after the requests have drained on the normal path below.

@@ -60,6 +60,8 @@ type Config struct {
 	// RestartStrategy and RestartDelay decide how a failed job starts again.
 	RestartStrategy string
 	RestartDelay    time.Duration
+	// StateBackend is where hosted jobs keep keyed state: heap or pebble.
+	StateBackend string
 	// TablesMagneticURL is the bucket of the tables' magnetic tier; empty means a
 	// directory in DataDir.
 	TablesMagneticURL string
@@ -89,6 +91,7 @@ func Default() Config {
 		CheckpointInterval: 10 * time.Second,
 		RestartStrategy:    "exponential-backoff",
 		RestartDelay:       time.Second,
+		StateBackend:       "heap",
 		TieringInterval:    time.Minute,
 		QueryMaxTimeout:    10 * time.Minute,
 	}

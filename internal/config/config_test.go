@@ -403,8 +403,8 @@ func TestAddFlags(t *testing.T) {
 	for _, s := range Default().Settings() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 23 {
-		t.Errorf("got %d flags, want 23 (22 settings and --config)", len(names))
+	if len(names) != 24 {
+		t.Errorf("got %d flags, want 24 (23 settings and --config)", len(names))
 	}
 	for _, n := range names {
 		f := fs.Lookup(n)

@@ -94,6 +94,9 @@ func (c Config) problems() []*SettingError {
 	default:
 		bad("restart-strategy", "must be one of exponential-backoff, fixed-delay, failure-rate, none")
 	}
+	if c.StateBackend != "heap" && c.StateBackend != "pebble" {
+		bad("state-backend", "must be heap or pebble")
+	}
 	if c.RestartDelay <= 0 {
 		bad("restart-delay", "must be greater than 0")
 	}
