@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/flow"
+	"github.com/eddy-streams/eddy/flow/flowtest"
 )
 
 // txnStore is the outside world of a transactional sink: committed transactions by id.
@@ -282,6 +283,28 @@ func TestCorruptSharedPebbleFileFallsBackToThePreviousCheckpoint(t *testing.T) {
 	}
 	if got, want := out.upserted(), reference.upserted(); !slices.Equal(got, want) {
 		t.Fatalf("after restoring the previous checkpoint: %d records, want %d", len(got), len(want))
+	}
+}
+
+// TestRestoreWithTheOtherBackendFails restores a heap checkpoint into a job that keeps
+// its state in Pebble, and the reverse: the run must fail with an error saying so, not
+// start with empty state.
+func TestRestoreWithTheOtherBackendFails(t *testing.T) {
+	for _, c := range []struct{ from, to flow.StateBackend }{
+		{flow.HeapBackend(), flow.PebbleBackend(t.TempDir())},
+		{flow.PebbleBackend(t.TempDir()), flow.HeapBackend()},
+	} {
+		t.Run(c.from.String()+"-to-"+c.to.String(), func(t *testing.T) {
+			out := &txnStore{committed: map[string][]string{}}
+			cps := flow.NewMemStore()
+			opts := flow.JobOptions{Parallelism: 2, StateBackend: c.from, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond}}
+			flowtest.CrashAfterCheckpoints(t, countingJob(out, opts, 20_000, true), 3)
+			opts.StateBackend = c.to
+			err := flow.Run(context.Background(), countingJob(out, opts, 20_000, false))
+			if err == nil || !strings.Contains(err.Error(), "backend") {
+				t.Fatalf("restore with the other backend: %v", err)
+			}
+		})
 	}
 }
 

@@ -2,8 +2,10 @@ package flow
 
 import (
 	"encoding/gob"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/eddy-streams/eddy/internal/engine"
 )
@@ -148,6 +150,9 @@ func (c *keyedCore[K, Out]) snapshotState() func(w *stateWriter) error {
 }
 
 func (c *keyedCore[K, Out]) restoreState(r *stateReader) error {
+	if err := checkBackend(r, c.rt.kv != nil); err != nil {
+		return err
+	}
 	if c.rt.kv != nil {
 		if err := c.rt.kv.restore(r); err != nil {
 			return err
@@ -213,4 +218,18 @@ func (op *windowOp[K, In, Acc, Out]) restoreState(r *stateReader) error {
 		}
 		return nil
 	})
+}
+
+// checkBackend refuses keyed state that a checkpoint of the other backend wrote: each
+// backend reads only its own sections, so the state would silently start empty.
+func checkBackend(r *stateReader, pebble bool) error {
+	for _, s := range r.sections {
+		switch {
+		case pebble && strings.HasPrefix(s.Name, "value/"):
+			return fmt.Errorf("restore state %q: the checkpoint holds keyed state of the heap backend and the job now keeps it in pebble; run it with the heap backend", s.Name)
+		case !pebble && s.Name == pebbleSectionName:
+			return fmt.Errorf("restore keyed state: the checkpoint holds keyed state of the pebble backend and the job now keeps it on the heap; run it with the pebble backend")
+		}
+	}
+	return nil
 }
