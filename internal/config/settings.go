@@ -61,7 +61,7 @@ var settings = []setting{
 		func(c *Config) any { return &c.RestartStrategy }},
 	{"restart-delay", "delay before restarting a failed job (the first delay of the backoff)",
 		func(c *Config) any { return &c.RestartDelay }},
-	{"state-backend", "where hosted jobs keep keyed state: heap, or pebble (on disk under <data-dir>/state, with incremental checkpoints) for state larger than memory",
+	{"state-backend", "where hosted jobs keep keyed state: heap, or pebble (on disk under <data-dir>/state, with incremental checkpoints) for state larger than memory; a job restores only checkpoints of the backend it ran with",
 		func(c *Config) any { return &c.StateBackend }},
 	{"tables-magnetic-url", "where tables keep their magnetic tier (Parquet files): file:///dir or s3://bucket (with ?endpoint=...&use_path_style=true for S3-compatible stores; read through a local copy in <data-dir>/tables/cache); empty means <data-dir>/tables/magnetic",
 		func(c *Config) any { return &c.TablesMagneticURL }},
