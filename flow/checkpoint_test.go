@@ -137,10 +137,7 @@ func TestCheckpointRestoreIsExactlyOnce(t *testing.T) {
 
 func testCheckpointRestoreIsExactlyOnce(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
-	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
-		t.Fatal(err)
-	}
+	reference := referenceRun(t, backend, events)
 	want := reference.all()
 	if len(want) < events {
 		t.Fatalf("reference run committed %d records", len(want))
@@ -185,10 +182,7 @@ func TestCorruptCheckpointFallsBackToThePreviousOne(t *testing.T) {
 
 func testCorruptCheckpointFallsBackToThePreviousOne(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
-	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
-		t.Fatal(err)
-	}
+	reference := referenceRun(t, backend, events)
 	out := &txnStore{committed: map[string][]string{}}
 	cps := flow.NewMemStore()
 	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond, Retained: 5}}
@@ -228,10 +222,7 @@ func TestCorruptSharedPebbleFileFallsBackToThePreviousCheckpoint(t *testing.T) {
 	const events = 20_000
 	ctx := context.Background()
 	backend := flow.PebbleBackend(t.TempDir())
-	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(ctx, countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
-		t.Fatal(err)
-	}
+	reference := referenceRun(t, backend, events)
 	out := &txnStore{committed: map[string][]string{}}
 	cps := flow.NewMemStore()
 	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: 5 * time.Millisecond, Retained: 5}}
@@ -308,6 +299,17 @@ func TestRestoreWithTheOtherBackendFails(t *testing.T) {
 	}
 }
 
+// referenceRun runs the counting job without failures: the output the runs with
+// crashes and restores must match.
+func referenceRun(t *testing.T, backend flow.StateBackend, events int) *txnStore {
+	t.Helper()
+	reference := &txnStore{committed: map[string][]string{}}
+	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
+		t.Fatal(err)
+	}
+	return reference
+}
+
 func firstDiff(a, b []string) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
@@ -344,10 +346,7 @@ func TestSavepointRestoresAtAnotherParallelism(t *testing.T) {
 
 func testSavepointRestoresAtAnotherParallelism(t *testing.T, backend flow.StateBackend) {
 	const events = 20_000
-	reference := &txnStore{committed: map[string][]string{}}
-	if err := flow.Run(context.Background(), countingJob(reference, flow.JobOptions{Parallelism: 2, StateBackend: backend}, events, false)); err != nil {
-		t.Fatal(err)
-	}
+	reference := referenceRun(t, backend, events)
 	out := &txnStore{committed: map[string][]string{}}
 	cps := flow.NewMemStore()
 	opts := flow.JobOptions{Parallelism: 2, StateBackend: backend, Checkpoints: &flow.CheckpointOptions{Store: cps, Interval: time.Hour}}
