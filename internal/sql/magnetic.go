@@ -391,7 +391,10 @@ func (m *MemoryTable) Drop(ctx context.Context) error {
 	if err := m.closeAppenders(); err != nil {
 		return err
 	}
-	for _, q := range []string{"DROP VIEW IF EXISTS " + m.schema.viewName(), "DROP TABLE IF EXISTS " + m.schema.memoryName(), "DROP TABLE IF EXISTS " + m.schema.seriesName()} {
+	for _, q := range []string{
+		"DROP VIEW IF EXISTS " + m.schema.viewName(), "DROP VIEW IF EXISTS " + m.schema.LastViewName(),
+		"DROP TABLE IF EXISTS " + m.schema.memoryName(), "DROP TABLE IF EXISTS " + m.schema.seriesName(), "DROP TABLE IF EXISTS " + m.schema.lastName(),
+	} {
 		if _, err := m.conn.ExecContext(ctx, q); err != nil {
 			return err
 		}

@@ -137,6 +137,7 @@ type MemoryTable struct {
 	schema     TableSchema
 	cols       [][2]string // the memory table's physical columns
 	seriesCols [][2]string
+	lastCols   [][2]string // the last table's (see LastSuffix)
 	app        *duckdb.Appender
 	seriesApp  *duckdb.Appender
 	row        []driver.Value
@@ -194,6 +195,10 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 		return err
 	}
 	seriesCols := schema.seriesColumns()
+	lastCols, err := schema.lastColumns()
+	if err != nil {
+		return err
+	}
 	if err := m.closeAppenders(); err != nil {
 		return err
 	}
@@ -203,11 +208,21 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 	if err := m.widen(ctx, schema.seriesName(), m.seriesCols, seriesCols); err != nil {
 		return err
 	}
-	m.schema, m.cols, m.seriesCols = schema, cols, seriesCols
+	if err := m.widen(ctx, schema.lastName(), m.lastCols, lastCols); err != nil {
+		return err
+	}
+	m.schema, m.cols, m.seriesCols, m.lastCols = schema, cols, seriesCols, lastCols
 	m.row = make([]driver.Value, len(cols))
 	m.seriesRow = make([]driver.Value, len(seriesCols))
 	if err := m.defineView(ctx, m.conn, magnetic); err != nil {
 		return err
+	}
+	lastView, err := schema.lastViewSQL()
+	if err != nil {
+		return err
+	}
+	if _, err := m.conn.ExecContext(ctx, lastView); err != nil {
+		return fmt.Errorf("define view %s: %w", schema.LastViewName(), err)
 	}
 	return m.conn.Raw(func(dc any) error {
 		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.memoryTable(), names(cols))
