@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,13 @@ type table struct {
 	manifest             *manifest
 	// memLate holds the days where the memory table has late rows.
 	memLate map[int64]bool
+	// lastTime is the time of each series' latest published row (by series id), and
+	// lastPend the seq of the row to merge into the last-point table at the next flush
+	// (0 for none); lastDirty lists the series with one. See eddysql.LastSuffix.
+	lastTime  []int64
+	lastPend  []uint64
+	lastDirty []uint32
+	lastSeqs  []uint64
 
 	pubMu   sync.Mutex
 	pubCond *sync.Cond
@@ -173,6 +181,10 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		return nil, err
 	}
 	t.memDims, t.memMeasures = len(t.dims), len(t.measures)
+	if err := t.mem.LoadLast(ctx, t.sqlMagnetic()); err != nil {
+		t.mem.Close()
+		return nil, err
+	}
 	t.wal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), Fsync: s.fsync})
 	if err != nil {
 		t.mem.Close()
@@ -713,6 +725,9 @@ func (t *table) flushPublished() {
 	t.pubMu.Unlock()
 	t.memMu.Lock()
 	err := t.mem.Flush()
+	if err == nil {
+		err = t.mergeLast()
+	}
 	t.memMu.Unlock()
 	t.pubMu.Lock()
 	if err != nil && t.pubErr == nil {
@@ -755,6 +770,11 @@ func (t *table) publishBatch(b *pubBatch) error {
 			fresh = append(fresh, b.rows[i])
 		}
 	}
+	for i := range b.rows {
+		if !b.dead[i] {
+			t.noteLast(&b.rows[i])
+		}
+	}
 	if err := t.mem.AppendSeries(b.series); err != nil {
 		return err
 	}
@@ -765,6 +785,39 @@ func (t *table) publishBatch(b *pubBatch) error {
 		return t.mem.Replace(context.Background(), b.deletes, repl)
 	}
 	return nil
+}
+
+// noteLast records r, about to be published, as its series' latest row if it is not
+// older than the latest so far (callers hold memMu).
+func (t *table) noteLast(r *eddysql.Row) {
+	sid := int(r.Series)
+	for sid >= len(t.lastTime) {
+		t.lastTime = append(t.lastTime, math.MinInt64)
+		t.lastPend = append(t.lastPend, 0)
+	}
+	if r.Time < t.lastTime[sid] {
+		return
+	}
+	t.lastTime[sid] = r.Time
+	if t.lastPend[sid] == 0 {
+		t.lastDirty = append(t.lastDirty, r.Series)
+	}
+	t.lastPend[sid] = r.Seq
+}
+
+// mergeLast brings the last-point table up to date with the rows published so far,
+// which must be flushed (callers hold memMu).
+func (t *table) mergeLast() error {
+	if len(t.lastDirty) == 0 {
+		return nil
+	}
+	seqs := t.lastSeqs[:0]
+	for _, sid := range t.lastDirty {
+		seqs = append(seqs, t.lastPend[sid])
+		t.lastPend[sid] = 0
+	}
+	t.lastDirty, t.lastSeqs = t.lastDirty[:0], seqs
+	return t.mem.MergeLast(context.Background(), seqs)
 }
 
 // waitVisible waits until every row accepted up to seq is queryable in DuckDB.

@@ -118,12 +118,20 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 	t.memMu.Lock()
 	t.manifest = next
 	late := map[int64]bool{}
-	err := t.mem.Moved(ctx, ranges, maxSeq, cut, func(days []int64) eddysql.Magnetic {
-		for _, d := range days {
-			late[d] = true
-		}
-		return t.magnetic.sqlMagnetic(next, late)
-	})
+	// The rows published but not yet merged into the last-point table may be among
+	// those about to leave the memory table.
+	err := t.mem.Flush()
+	if err == nil {
+		err = t.mergeLast()
+	}
+	if err == nil {
+		err = t.mem.Moved(ctx, ranges, maxSeq, cut, func(days []int64) eddysql.Magnetic {
+			for _, d := range days {
+				late[d] = true
+			}
+			return t.magnetic.sqlMagnetic(next, late)
+		})
+	}
 	if err == nil {
 		t.memLate = late
 	}
@@ -198,6 +206,7 @@ func sumRows(m *manifest, keys []string) int64 {
 func (t *table) expire(ctx context.Context, cut int64) error {
 	next := t.manifest.clone()
 	var gone []string
+	var end int64 // the end of the latest partition dropped
 	for name, p := range next.Partitions {
 		day, err := time.Parse("2006-01-02", name)
 		if err != nil {
@@ -208,12 +217,19 @@ func (t *table) expire(ctx context.Context, cut int64) error {
 				gone = append(gone, f.Key)
 			}
 			delete(next.Partitions, name)
+			end = max(end, day.UnixNano()+nanosPerDay)
 		}
 	}
 	if len(gone) == 0 {
 		return nil
 	}
 	if err := t.commit(ctx, next); err != nil {
+		return err
+	}
+	t.memMu.Lock()
+	err := t.mem.ExpireLast(ctx, end)
+	t.memMu.Unlock()
+	if err != nil {
 		return err
 	}
 	t.removeFiles(ctx, gone)
