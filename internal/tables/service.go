@@ -36,7 +36,10 @@ type Options struct {
 	// TieringInterval is how often the background pass moves, expires and compacts;
 	// zero means no background pass (tests call Tier).
 	TieringInterval time.Duration
-	// Now is the clock retention is measured with; nil means time.Now.
+	// SchedulerTick is how often the runner looks for due scheduled-query invocations
+	// (see RunDue); zero means no runner (tests call RunDue).
+	SchedulerTick time.Duration
+	// Now is the clock retention and schedules are measured with; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 	// CrashAt names a point of tiering where the process kills itself with SIGKILL, for
@@ -60,6 +63,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  Metrics
+	sched    *scheduler
 
 	mu     sync.Mutex
 	tables map[string]*table
@@ -106,6 +110,11 @@ func NewService(ctx context.Context, cat *Catalog, engine *eddysql.Engine, opts 
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	sched, err := openScheduler(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.sched = sched
 	m, err := openMagnetic(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -130,6 +139,9 @@ func NewService(ctx context.Context, cat *Catalog, engine *eddysql.Engine, opts 
 		go s.loop(opts.TieringInterval)
 	} else {
 		close(s.done)
+	}
+	if opts.SchedulerTick > 0 {
+		s.startScheduler(opts.SchedulerTick)
 	}
 	return s, nil
 }
@@ -331,6 +343,8 @@ func (s *Service) removeStorage(ctx context.Context, db, name string) {
 // Close stops the tiering pass and closes every table after publishing what it
 // accepted.
 func (s *Service) Close() error {
+	// A run in progress is interrupted while its target table is still open.
+	s.stopScheduler()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
