@@ -142,8 +142,8 @@ type scheduler struct {
 // scheduledEntry is one scheduled query. Its fields are guarded by scheduler.mu; run
 // serializes its invocations.
 type scheduledEntry struct {
-	def        storedScheduledQuery
-	run        sync.Mutex
+	def         storedScheduledQuery
+	run         sync.Mutex
 	lastVersion int64
 }
 

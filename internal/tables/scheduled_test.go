@@ -357,4 +357,3 @@ func TestParseSchedule(t *testing.T) {
 		t.Errorf("90m invocation at or before %s: %s", at, got)
 	}
 }
-
