@@ -56,6 +56,9 @@ func (s *Server) routeTables(api TablesAPI) {
 	s.handle("GET /v1/databases/{db}/tables/{table}", true, tr.describeTable)
 	s.handle("PATCH /v1/databases/{db}/tables/{table}", true, tr.updateTable)
 	s.handle("DELETE /v1/databases/{db}/tables/{table}", true, tr.deleteTable)
+	if sq, ok := api.(ScheduledQueriesAPI); ok {
+		s.routeScheduledQueries(sq)
+	}
 }
 
 func (tr *tableRoutes) createDatabase(w http.ResponseWriter, r *http.Request) {
