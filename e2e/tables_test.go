@@ -176,7 +176,19 @@ func TestKill9TablesLosesNoAcknowledgedRecord(t *testing.T) {
 			t.Fatalf("acknowledged record %s is missing (%d of %d acknowledged records found)", k, len(seen), len(acked))
 		}
 	}
+	checkLastPoints(t, p, "fleet", "cpu")
 	t.Logf("%d records acknowledged, %d stored, after 3 kills", len(acked), len(got))
+}
+
+// checkLastPoints compares the table's last-point view with the latest row of each
+// host read from the table itself.
+func checkLastPoints(t *testing.T, p *eddyProc, db, table string) {
+	t.Helper()
+	want := queryStrings(t, p, fmt.Sprintf(`SELECT host, epoch_ms(time), v FROM (SELECT *, row_number() OVER (PARTITION BY host ORDER BY time DESC) AS rn FROM %s.%s) WHERE rn = 1`, db, table))
+	got := queryStrings(t, p, fmt.Sprintf(`SELECT host, epoch_ms(time), v FROM %s."%s$last"`, db, table))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("last points after the crash:\n got %q\nwant %q", got, want)
+	}
 }
 
 // manifestFiles returns how many Parquet files the table's manifest lists.
@@ -279,9 +291,11 @@ func TestCrashDuringTieringLosesAndDuplicatesNothing(t *testing.T) {
 				}
 			}
 			check()
+			checkLastPoints(t, p, "fleet", "cpu")
 			// After the restart the move (or compaction) completes; nothing changes.
 			waitFor(t, "the magnetic tier", func() bool { return manifestFiles(t, dataDir, "fleet", "cpu") == 1 })
 			check()
+			checkLastPoints(t, p, "fleet", "cpu")
 		})
 	}
 }
