@@ -23,6 +23,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newTableCmd(), newSQLCmd(), newBenchCmd(), newVerifyCmd())
+	root.AddCommand(newServeCmd(), newStreamCmd(), newJobCmd(), newTableCmd(), newScheduledQueryCmd(), newSQLCmd(), newBenchCmd(), newVerifyCmd())
 	return root
 }

@@ -170,6 +170,7 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 		MagneticURL:     cfg.TablesMagneticURL,
 		Fsync:           cfg.Fsync == config.FsyncAlways,
 		TieringInterval: cfg.TieringInterval,
+		SchedulerTick:   time.Second,
 		Logger:          logger.With("component", "tables"),
 		CrashAt:         os.Getenv("EDDY_TEST_CRASH_AT"),
 	})
