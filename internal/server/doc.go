@@ -37,6 +37,12 @@
 //	POST   /api/v2/write?bucket=&precision=   InfluxDB 2.x line protocol      204 (token: "Authorization: Token <t>")
 //	POST   /v1/query                          run a SQL query, or read its next page  200 QueryResponse
 //	DELETE /v1/queries/{id}                   cancel a query or drop its open result  204
+//	POST   /v1/scheduled-queries              create a scheduled query        201 ScheduledQuery
+//	GET    /v1/scheduled-queries              list scheduled queries          200 ListScheduledQueriesResponse
+//	GET    /v1/scheduled-queries/{name}       definition and status           200 ScheduledQuery
+//	PATCH  /v1/scheduled-queries/{name}       enable, disable, reschedule, change the query  200 ScheduledQuery
+//	DELETE /v1/scheduled-queries/{name}       delete a scheduled query        204
+//	POST   /v1/scheduled-queries/{name}/runs  run one invocation now (backfill)  200 ScheduledQueryRun
 //
 // A put answers 200 whenever the request as a whole was valid, even if every record
 // failed, as Kinesis does: the caller checks failedCount and retries the failed records.

@@ -3,8 +3,9 @@
 // Service that writes records (normalize.go, index.go, table.go), keeps recent ones in
 // the memory tier (a write-ahead log per table, package wal, and a DuckDB memory table)
 // and moves older ones to Parquet files in the magnetic tier (tiering.go, magnetic.go),
-// queried through package sql. How the tiers work and every file they write:
-// docs/tables.md.
+// queried through package sql; and the scheduled queries that write a query's rows
+// into a table on a schedule, for rollups (scheduled.go, scheduled_run.go). How the
+// tiers and scheduled queries work and every file they write: docs/tables.md.
 //
 // # Names
 //

@@ -183,7 +183,7 @@ func planRecords(cols []eddysql.ResultColumn, q storedScheduledQuery) (recordPla
 		}
 		if isDim[c.Name] {
 			if why := checkColumnName(c.Name, MaxDimensionNameLen); why != "" {
-				return p, apierr.New(apierr.Invalid, CodeInvalidTarget, "target.dimensions: column %q: %s", c.Name, why)
+				return p, apierr.New(apierr.Invalid, CodeInvalidQuery, "query: column %q cannot name a dimension: %s; rename it with AS", c.Name, why)
 			}
 			p.dims = append(p.dims, planColumn{index: i, name: c.Name})
 			continue

@@ -315,6 +315,7 @@ func TestScheduledQueryValidation(t *testing.T) {
 		{"okay", hourlyRollup, "1h", ScheduledTarget{Database: "fleet", Table: "cpu_hourly", Dimensions: []string{"region"}}, CodeInvalidTarget, `no column "region"`},
 		{"okay", "SELECT TIMESTAMP '2026-01-01' AS time, DATE '2026-01-01' AS d", "1h", target, CodeInvalidColumnType, "DATE"},
 		{"okay", "SELECT TIMESTAMP '2026-01-01' AS time, 'x' AS measure_name, 1 AS v", "1h", ScheduledTarget{Database: "fleet", Table: "cpu_hourly", Dimensions: []string{}}, CodeInvalidQuery, "reserved"},
+		{"okay", "SELECT TIMESTAMP '2026-01-01' AS time, 'x' AS measure_name, 1 AS v", "1h", target, CodeInvalidQuery, "reserved"},
 		{"no", hourlyRollup, "1h", target, CodeInvalidName, "3 to 256"},
 		{"CPU_HOURLY", hourlyRollup, "1h", target, CodeScheduledQueryExists, ""},
 	}
