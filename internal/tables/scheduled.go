@@ -456,8 +456,9 @@ func (s *Service) RunScheduledQuery(ctx context.Context, name string, invocation
 // with theirs.
 func (s *Service) RunDue(ctx context.Context, now time.Time) int {
 	type due struct {
-		e  *scheduledEntry
-		at time.Time
+		name string
+		e    *scheduledEntry
+		at   time.Time
 	}
 	var todo []due
 	sc := s.sched
@@ -475,7 +476,7 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) int {
 			continue
 		}
 		e.def.Status.LastScheduledInvocation = &latest
-		todo = append(todo, due{e, latest})
+		todo = append(todo, due{e.def.Name, e, latest})
 	}
 	if len(todo) > 0 {
 		if err := sc.saveLocked(); err != nil {
@@ -483,7 +484,7 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) int {
 		}
 	}
 	sc.mu.Unlock()
-	slices.SortFunc(todo, func(a, b due) int { return strings.Compare(a.e.def.Name, b.e.def.Name) })
+	slices.SortFunc(todo, func(a, b due) int { return strings.Compare(a.name, b.name) })
 	n := 0
 	for _, d := range todo {
 		if ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,4 +358,34 @@ func TestParseSchedule(t *testing.T) {
 	if got := alignDown(at, 90*time.Minute); got.UnixNano()%int64(90*time.Minute) != 0 || at.Sub(got) >= 90*time.Minute || got.After(at) {
 		t.Errorf("90m invocation at or before %s: %s", at, got)
 	}
+}
+
+// Manual and scheduled runs of one query asked for at once each succeed with a version
+// of their own, and the rollup ends with one row per host and hour.
+func TestConcurrentRunsOfOneScheduledQuery(t *testing.T) {
+	h := newRollup(t)
+	start := h.clock.Now()
+	h.clock.Add(time.Hour)
+	h.writeMinutes(start, start.Add(time.Hour), "a", "b", "c")
+	var wg sync.WaitGroup
+	runs := make([]ScheduledRun, 4)
+	for i := range runs {
+		wg.Go(func() {
+			var err error
+			if runs[i], err = h.svc.RunScheduledQuery(context.Background(), "cpu_hourly", start.Add(time.Duration(i%2)*time.Hour)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() { h.svc.RunDue(context.Background(), h.clock.Now()) })
+	wg.Wait()
+	versions := map[int64]bool{}
+	for _, r := range runs {
+		if r.Failed() || r.RowsWritten != 3 || r.RowsRejected != 0 || versions[r.Version] {
+			t.Fatalf("runs %+v", runs)
+		}
+		versions[r.Version] = true
+	}
+	h.sameRows(rolledHourly, `SELECT host, bin(time, INTERVAL 1 HOUR) AS t, avg(usage_user), max(usage_system), count(*) FROM fleet.cpu
+		WHERE time >= '`+start.Add(-time.Hour).Format(time.DateTime)+`' GROUP BY ALL ORDER BY host, t`)
 }
