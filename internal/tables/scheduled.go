@@ -94,8 +94,9 @@ type ScheduledQuery struct {
 	Enabled   bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// LastScheduledInvocation is the latest invocation time the runner has run (or
-	// skipped, as a missed one older than the latest); zero before the first.
+	// LastScheduledInvocation is the latest invocation the runner has started; before
+	// its first, the invocation at or before the creation (or the last enabling or
+	// change of schedule), which the runner does not run.
 	LastScheduledInvocation time.Time
 	// NextInvocation is when the runner runs it next; zero if disabled.
 	NextInvocation time.Time

@@ -77,7 +77,9 @@ type ScheduledQuery struct {
 	Enabled         bool                 `json:"enabled"`
 	CreatedAt       time.Time            `json:"createdAt"`
 	UpdatedAt       time.Time            `json:"updatedAt"`
-	// LastScheduledInvocation is the latest invocation the schedule ran.
+	// LastScheduledInvocation is the latest invocation the schedule started; before its
+	// first, the one at or before the creation (or the last enabling or change of
+	// schedule), which the schedule does not run.
 	LastScheduledInvocation *time.Time `json:"lastScheduledInvocation,omitempty"`
 	// NextInvocation is when the schedule runs it next; absent when disabled.
 	NextInvocation *time.Time `json:"nextInvocation,omitempty"`
