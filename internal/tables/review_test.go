@@ -62,9 +62,8 @@ func TestReviewRetentionIncreaseDuplicatesAfterRestart(t *testing.T) {
 }
 
 // A late write with the version of a row already in the magnetic tier and other values
-// does not replace it: the first write of a version wins, in the view and in compaction.
-// (Known limit, documented in docs/tables.md: the write path does not look into the
-// magnetic tier, so such a write is counted as stored instead of rejected.)
+// is a version conflict, as it is against a row in the memory tier; a repeat is a no-op
+// and a higher version replaces the row.
 func TestReviewLateWriteEqualVersionConflict(t *testing.T) {
 	h := newHarness(t)
 	yes := true
@@ -74,12 +73,27 @@ func TestReviewLateWriteEqualVersionConflict(t *testing.T) {
 	h.write("fleet", "mmm", one("a", at, 1, 1))
 	h.clock.Add(time.Hour)
 	reviewTier(h)
-	h.write("fleet", "mmm", one("a", at, 2, 1))
+	res := h.write("fleet", "mmm", one("a", at, 2, 1))
+	if len(res.Rejected) != 1 || res.Rejected[0].Code != CodeVersionConflict || res.Rejected[0].ExistingVersion != 1 {
+		t.Fatalf("equal version, other value, in the magnetic tier: %+v", res)
+	}
+	if res := h.write("fleet", "mmm", one("a", at, 1, 1)); res.Unchanged != 1 || res.Magnetic != 0 {
+		t.Fatalf("a repeat of a row in the magnetic tier: %+v", res)
+	}
 	h.expect(`SELECT m FROM fleet.mmm`, "1")
-	reviewTier(h) // moves the late row and compacts the partition
-	h.expect(`SELECT m FROM fleet.mmm`, "1")
-	h.write("fleet", "mmm", one("a", at, 3, 2))
 	reviewTier(h)
+	h.expect(`SELECT m FROM fleet.mmm`, "1")
+	if res := h.write("fleet", "mmm", one("a", at, 3, 2)); res.Magnetic != 1 {
+		t.Fatalf("a higher version of a row in the magnetic tier: %+v", res)
+	}
+	h.expect(`SELECT m FROM fleet.mmm`, "3")
+	reviewTier(h) // moves the late row and compacts the partition
+	h.expect(`SELECT m FROM fleet.mmm`, "3")
+	// Against the row that replaced it (now in a compacted file), version 2 conflicts.
+	res = h.write("fleet", "mmm", one("a", at, 4, 2))
+	if len(res.Rejected) != 1 || res.Rejected[0].ExistingVersion != 2 {
+		t.Fatalf("equal version against a replaced row: %+v", res)
+	}
 	h.expect(`SELECT m FROM fleet.mmm`, "3")
 }
 

@@ -445,6 +445,11 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 		return WriteResult{}, apierr.New(apierr.Unavailable, "TableUnavailable",
 			"table %s.%s takes no writes after its write-ahead log failed (%v); restart eddy to recover it from the log", t.db, t.name, t.broken)
 	}
+	files, err := t.magneticMatches(ctx, n.rows)
+	if err != nil {
+		t.mu.Unlock()
+		return WriteResult{}, fmt.Errorf("write to %s.%s: %w", t.db, t.name, err)
+	}
 	b := &pubBatch{durable: make(chan struct{})}
 	t.enc.reset()
 	for k := range n.rows {
@@ -453,6 +458,17 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 			res.Rejected = append(res.Rejected, *rej)
 			continue
 		}
+		if fr, ok := files[identityKey(r.measureName, r.dims, r.time)]; ok && !t.ix.has(r) {
+			switch t.decideAgainstFile(r, fr) {
+			case unchanged:
+				res.Unchanged++
+				continue
+			case conflict:
+				res.Rejected = append(res.Rejected, RejectedRecord{Index: r.index, Code: CodeVersionConflict, ExistingVersion: fr.Version,
+					Reason: conflictReason(fr.Version, r.version)})
+				continue
+			}
+		}
 		o, existing := t.apply(b, r)
 		switch o {
 		case unchanged:
@@ -460,7 +476,7 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 			continue
 		case conflict:
 			res.Rejected = append(res.Rejected, RejectedRecord{Index: r.index, Code: CodeVersionConflict, ExistingVersion: existing,
-				Reason: fmt.Sprintf("the record exists with other values at version %d; a replacement needs a higher version than %d", existing, r.version)})
+				Reason: conflictReason(existing, r.version)})
 			continue
 		}
 		if r.time < memCut {
@@ -491,7 +507,7 @@ func (t *table) write(ctx context.Context, req *WriteRequest) (WriteResult, erro
 	t.enqueue(b)
 	t.mu.Unlock()
 
-	err := wait()
+	err = wait()
 	b.err = err
 	close(b.durable)
 	if err != nil {
