@@ -35,8 +35,9 @@ import (
 // point a table rejects does not stop the others: the answer is then 400 PartialWrite
 // (InfluxDB's "partial write"), whose message counts the rejected points and names the
 // first few by their position in the body (point 1 is the first). A table that does not
-// exist rejects all its points with TableNotFound, unless no point could be written at
-// all, which is that error itself (404).
+// exist is created (see influx.go); without the catalog, or when its database does not
+// exist, it rejects all its points with TableNotFound or DatabaseNotFound, unless no point
+// could be written at all, which is that error itself (404).
 //
 // Credentials are an eddy token, given as InfluxDB clients give theirs:
 // "Authorization: Token <token>" (2.x), "Authorization: Bearer <token>", basic auth with
@@ -100,6 +101,9 @@ func (tw *tableWriteRoutes) lineProtocol(w http.ResponseWriter, r *http.Request,
 	)
 	for _, b := range batches {
 		res, err := tw.w.Write(r.Context(), db, b.table, &b.req)
+		if err != nil && tw.createOnWrite(db, b.table, err) {
+			res, err = tw.w.Write(r.Context(), db, b.table, &b.req)
+		}
 		if err != nil {
 			e, ok := apierr.As(err)
 			if !ok || !tableError(e) {

@@ -75,6 +75,9 @@ const maxPooledWriteBytes = 8 << 20
 type tableWriteRoutes struct {
 	s *Server
 	w TableWriter
+	// cat, when the server has the catalog, creates the tables line protocol points
+	// name (see influx.go).
+	cat TablesAPI
 }
 
 // writeBuffers are what one table write reuses across requests: the body and the
@@ -88,10 +91,11 @@ type writeBuffers struct {
 var writePool = sync.Pool{New: func() any { return new(writeBuffers) }}
 
 func (s *Server) routeTableWrites(w TableWriter) {
-	tw := &tableWriteRoutes{s: s, w: w}
+	tw := &tableWriteRoutes{s: s, w: w, cat: s.opts.Tables}
 	s.handleLimit("POST /v1/databases/{db}/tables/{table}/records", true, maxWriteBodyBytes, tw.writeRecords)
 	s.handleLimit("POST /write", false, maxWriteBodyBytes, tw.influxV1)
 	s.handleLimit("POST /api/v2/write", false, maxWriteBodyBytes, tw.influxV2)
+	tw.routeInflux()
 }
 
 func (tw *tableWriteRoutes) writeRecords(w http.ResponseWriter, r *http.Request) {
