@@ -278,7 +278,11 @@ func printScheduledQuery(out io.Writer, cf *clientFlags, q wire.ScheduledQuery) 
 	fmt.Fprintf(tw, "target:\t%s.%s\n", q.Target.Database, q.Target.Table)
 	fmt.Fprintf(tw, "time column:\t%s\n", q.Target.TimeColumn)
 	dims := "every VARCHAR column"
-	if q.Target.Dimensions != nil {
+	switch {
+	case q.Target.Dimensions == nil:
+	case len(q.Target.Dimensions) == 0:
+		dims = "none"
+	default:
 		dims = strings.Join(q.Target.Dimensions, ", ")
 	}
 	fmt.Fprintf(tw, "dimensions:\t%s\n", dims)

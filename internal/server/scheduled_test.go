@@ -86,6 +86,13 @@ func TestScheduledQueryLifecycle(t *testing.T) {
 		t.Fatalf("describe: %+v", q)
 	}
 	wantError(t, c.do("POST", "/v1/scheduled-queries", body), 409, tables.CodeScheduledQueryExists)
+	// No dimensions at all is not the default, every VARCHAR column.
+	var noDims wire.ScheduledQuery
+	c.json("POST", "/v1/scheduled-queries", fmt.Sprintf(`{"name":"no_dims","query":%q,"schedule":"1h","target":{"database":"fleet","table":"cpu_hourly","dimensions":[]}}`, rollupQuery), 201, &noDims)
+	if noDims.Target.Dimensions == nil || len(noDims.Target.Dimensions) != 0 || q.Target.Dimensions != nil {
+		t.Fatalf("dimensions [] came back as %#v, the default as %#v", noDims.Target.Dimensions, q.Target.Dimensions)
+	}
+	c.json("DELETE", "/v1/scheduled-queries/no_dims", "", 204, nil)
 
 	// Bad input names the field at fault.
 	for _, c2 := range []struct {

@@ -10,9 +10,10 @@ type ScheduledQueryTarget struct {
 	// TimeColumn is the result's TIMESTAMP column giving each record its time; empty
 	// means "time".
 	TimeColumn string `json:"timeColumn,omitempty"`
-	// Dimensions are the result's VARCHAR columns that become dimensions; left out, every
-	// VARCHAR column but the time column. The other columns are measures.
-	Dimensions []string `json:"dimensions,omitempty"`
+	// Dimensions are the result's VARCHAR columns that become dimensions; null or left
+	// out, every VARCHAR column but the time column; [] none. The other columns are
+	// measures.
+	Dimensions []string `json:"dimensions"`
 	// MeasureName names the records; empty means the scheduled query's name.
 	MeasureName string `json:"measureName,omitempty"`
 }
