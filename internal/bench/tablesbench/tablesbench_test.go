@@ -52,8 +52,9 @@ func TestRun(t *testing.T) {
 		if uc.Tiering.MovedRows != ds.Rows || uc.Tiering.Files == 0 || uc.Tiering.BytesPerValue <= 0 {
 			t.Errorf("%s: tiering %+v", uc.UseCase, uc.Tiering)
 		}
-		// Each last-point query twice: from the view kept for it and scanning the table.
-		want := 4
+		// Each last-point query twice, from the view kept for it and scanning the table;
+		// double-groupby-all twice, scanning the table and from the rollup.
+		want := 5
 		if uc.UseCase == IoT {
 			want = 6
 		}
@@ -75,8 +76,8 @@ func TestRun(t *testing.T) {
 	if lastpoint.Name != "lastpoint" || lastpoint.Rows != 10 {
 		t.Errorf("lastpoint: %+v, want a row per host", lastpoint)
 	}
-	if len(rep.Targets) != 2+2+6 {
-		t.Errorf("got %d targets, want ingest and bytes per value of each use case and three cpu-only queries on each tier", len(rep.Targets))
+	if len(rep.Targets) != 2+2+8 {
+		t.Errorf("got %d targets, want ingest and bytes per value of each use case and four cpu-only queries on each tier", len(rep.Targets))
 	}
 	if profile.Len() == 0 {
 		t.Error("no CPU profile written")
