@@ -196,6 +196,17 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	var pgSrv *server.PGServer
+	var pgLn net.Listener
+	if cfg.PGAddr != "" {
+		if pgLn, err = net.Listen("tcp", cfg.PGAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s for the PostgreSQL wire protocol: %w", cfg.PGAddr, err)
+		}
+		pgSrv = server.NewPG(server.PGOptions{Engine: sqlEngine, Auth: tokens, Logger: logger.With("component", "pgwire")})
+		// Deferred after the engine's Close, so it runs before it: connections end first.
+		defer pgSrv.Close()
+	}
 	// Requests see this context; it is cancelled only if draining them takes longer than
 	// the shutdown timeout, so puts in flight at shutdown finish and get their answer.
 	reqCtx, cancelRequests := context.WithCancel(context.Background())
@@ -213,21 +224,34 @@ func serve(ctx context.Context, cfg config.Config, stdout interface{ Write([]byt
 	// Long polls and subscriptions end when shutdown starts instead of holding it up.
 	hs.RegisterOnShutdown(srv.Drain)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- fmt.Errorf("HTTP server: %w", hs.Serve(ln)) }()
+	logArgs := []any{"http", "http://" + ln.Addr().String()}
+	if pgSrv != nil {
+		go func() {
+			if err := pgSrv.Serve(pgLn); err != nil {
+				served <- fmt.Errorf("PostgreSQL wire protocol: %w", err)
+			}
+		}()
+		logArgs = append(logArgs, "pg", pgLn.Addr().String())
+	}
 
 	mode := "embedded NATS JetStream in " + logOpts.Dir
 	if !cfg.Embedded() {
 		mode = "external NATS at " + cfg.NATSURL
 	}
-	logger.Info("eddy is serving", "http", "http://"+ln.Addr().String(), "log", mode, "fsync", cfg.Fsync, "max_store", logOpts.MaxStore)
+	logger.Info("eddy is serving", append(logArgs, "log", mode, "fsync", cfg.Fsync, "max_store", logOpts.MaxStore)...)
 	fmt.Fprintf(stdout, "eddy serving on http://%s (%s)\n", ln.Addr(), mode)
 
 	select {
 	case err := <-served:
-		return fmt.Errorf("HTTP server: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: draining requests")
+	if pgSrv != nil {
+		// PostgreSQL sessions hold no writes: they end at once, their statements interrupted.
+		pgSrv.Close()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -27,6 +27,8 @@ type Config struct {
 	DataDir string
 	// HTTPAddr is the listen address of the HTTP API.
 	HTTPAddr string
+	// PGAddr is the listen address of the PostgreSQL wire protocol; empty serves none.
+	PGAddr string
 	// NATSURL is empty to run NATS JetStream embedded, otherwise the
 	// comma-separated URLs of an external NATS cluster.
 	NATSURL string

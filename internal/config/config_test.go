@@ -322,6 +322,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"empty data dir", func(c *Config) { c.DataDir = " " }, "data-dir", "must not be empty"},
 		{"http addr without port", func(c *Config) { c.HTTPAddr = "localhost" }, "http-addr", "must be host:port"},
+		{"pg addr without port", func(c *Config) { c.PGAddr = "localhost" }, "pg-addr", "must be host:port"},
 		{"nats url bad scheme", func(c *Config) { c.NATSURL = "http://a:4222" }, "nats-url", `has scheme "http"`},
 		{"nats url without host", func(c *Config) { c.NATSURL = "nats://:4222" }, "nats-url", "is not a NATS URL"},
 		{"nats url only commas", func(c *Config) { c.NATSURL = " , " }, "nats-url", "lists no URL"},
@@ -403,8 +404,8 @@ func TestAddFlags(t *testing.T) {
 	for _, s := range Default().Settings() {
 		names = append(names, s.Name)
 	}
-	if len(names) != 24 {
-		t.Errorf("got %d flags, want 24 (23 settings and --config)", len(names))
+	if len(names) != 25 {
+		t.Errorf("got %d flags, want 25 (24 settings and --config)", len(names))
 	}
 	for _, n := range names {
 		f := fs.Lookup(n)

@@ -29,6 +29,8 @@ var settings = []setting{
 		func(c *Config) any { return &c.DataDir }},
 	{"http-addr", "listen address of the HTTP API",
 		func(c *Config) any { return &c.HTTPAddr }},
+	{"pg-addr", "listen address of the PostgreSQL wire protocol for psql, pgx, JDBC, Grafana and BI tools, e.g. 127.0.0.1:5432 (the password is an eddy token; statements are read-only); empty, the default, serves none",
+		func(c *Config) any { return &c.PGAddr }},
 	{"nats-url", "comma-separated URLs of an external NATS cluster; empty runs NATS JetStream embedded in eddy",
 		func(c *Config) any { return &c.NATSURL }},
 	{"nats-creds", "credentials file for the external NATS cluster (optional)",

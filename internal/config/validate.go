@@ -57,6 +57,11 @@ func (c Config) problems() []*SettingError {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("http-addr", "must be host:port, e.g. 127.0.0.1:7070 or :7070")
 	}
+	if c.PGAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PGAddr); err != nil {
+			bad("pg-addr", "must be host:port, e.g. 127.0.0.1:5432, or empty to serve no PostgreSQL wire protocol")
+		}
+	}
 	if !c.Embedded() {
 		if reason := checkNATSURLs(c.NATSURL); reason != "" {
 			bad("nats-url", "%s", reason)
