@@ -480,7 +480,7 @@ func invalidQueryCode(msg string) string {
 		return "25006" // read_only_sql_transaction
 	case strings.Contains(msg, "statements; send one statement"):
 		return "42601"
-	case strings.HasPrefix(msg, "Parser Error"):
+	case strings.HasPrefix(msg, "Parser Error") || strings.Contains(msg, "syntax error"):
 		return "42601" // syntax_error
 	case strings.HasPrefix(msg, "Catalog Error") && strings.Contains(msg, "Table with name"):
 		return "42P01" // undefined_table

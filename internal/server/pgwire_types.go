@@ -314,6 +314,16 @@ func decodeParam(oid uint32, format int16, raw []byte) (any, error) {
 		return raw, nil
 	case pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID:
 		return parseTimeParam(s)
+	case 0:
+		// A parameter neither the client nor DuckDB gave a type (range($1)): DuckDB
+		// would take text as VARCHAR, which fits no numeric argument, so what reads as
+		// a number goes as one.
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, nil
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil && strings.ContainsAny(s, ".eE") && !strings.ContainsAny(s, "nN") {
+			return f, nil
+		}
 	}
 	return s, nil
 }

@@ -43,6 +43,7 @@ func (e *Engine) Describe(ctx context.Context, q string) (*Statement, error) {
 	}
 	defer conn.Close()
 	var out Statement
+	unknown := false
 	err = conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
@@ -76,7 +77,10 @@ func (e *Engine) Describe(ctx context.Context, q string) (*Statement, error) {
 			}
 			info, err := s.ColumnTypeInfo(i)
 			if err != nil {
-				return err
+				// DuckDB cannot type the result before the parameters are bound
+				// (range($1)); then it has one column, which is not the result's.
+				out.Columns, unknown = nil, true
+				return nil
 			}
 			out.Columns = append(out.Columns, ResultColumn{Name: name, Type: typeNameOf(info.InternalType(), info)})
 		}
@@ -89,7 +93,39 @@ func (e *Engine) Describe(ctx context.Context, q string) (*Statement, error) {
 		}
 		return nil, fmt.Errorf("describe the query: %w", err)
 	}
+	if unknown {
+		if out.Columns, err = e.columnsWithNulls(ctx, conn, stmt, len(shimArgs)+len(out.Params), shimArgs); err != nil {
+			return nil, err
+		}
+	}
 	return &out, nil
+}
+
+// columnsWithNulls learns the result columns of a statement DuckDB cannot type before
+// its parameters are bound by running it with every parameter NULL and no rows asked.
+func (e *Engine) columnsWithNulls(ctx context.Context, conn *dbsql.Conn, stmt string, params int, shimArgs []any) ([]ResultColumn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args := make([]any, params)
+	copy(args, shimArgs)
+	rows, err := conn.QueryContext(ctx, "SELECT * FROM ("+stmt+") LIMIT 0", args...)
+	if err != nil {
+		var de *duckdb.Error
+		if errors.As(err, &de) {
+			return nil, errInvalidQuery("%s", de.Msg)
+		}
+		return nil, fmt.Errorf("describe the query: %w", err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, fmt.Errorf("describe the query: %w", err)
+	}
+	cols := make([]ResultColumn, len(types))
+	for i, t := range types {
+		cols[i] = ResultColumn{Name: t.Name(), Type: t.DatabaseTypeName()}
+	}
+	return cols, nil
 }
 
 // typeNameOf names a prepared statement's type as database/sql's ColumnTypes name the
@@ -100,11 +136,17 @@ func typeNameOf(t duckdb.Type, info duckdb.TypeInfo) string {
 	case duckdb.TYPE_INVALID, duckdb.TYPE_ANY, duckdb.TYPE_SQLNULL:
 		return ""
 	case duckdb.TYPE_DECIMAL:
+		if info == nil {
+			return "DECIMAL"
+		}
 		if d, ok := info.Details().(*duckdb.DecimalDetails); ok {
 			return fmt.Sprintf("DECIMAL(%d,%d)", d.Width, d.Scale)
 		}
 		return "DECIMAL"
 	case duckdb.TYPE_LIST:
+		if info == nil {
+			return "LIST[]"
+		}
 		if d, ok := info.Details().(*duckdb.ListDetails); ok {
 			return typeNameOf(d.Child.InternalType(), d.Child) + "[]"
 		}
