@@ -424,14 +424,14 @@ func TestPGWireSessionStatements(t *testing.T) {
 				}
 			}
 			for q, want := range map[string]string{
-				"SHOW server_version":                         "15.0",
-				"SHOW transaction_isolation":                  "read committed",
-				"SELECT version()":                            "PostgreSQL 15.0 (eddy; SQL by DuckDB)",
-				"select current_setting('server_version_num')": "150000",
+				"SHOW server_version":                                     "15.0",
+				"SHOW transaction_isolation":                              "read committed",
+				"SELECT version()":                                        "PostgreSQL 15.0 (eddy; SQL by DuckDB)",
+				"select current_setting('server_version_num')":            "150000",
 				"SELECT current_setting('server_version_num')::int / 100": "1500",
-				"SELECT 1":                                                "1",
-				"SELECT current_schema()":                                 "main",
-				"SHOW DATABASES":                                          "fleet",
+				"SELECT 1":                "1",
+				"SELECT current_schema()": "main",
+				"SHOW DATABASES":          "fleet",
 			} {
 				var got any
 				if err := conn.QueryRow(ctx, q).Scan(&got); err != nil {
