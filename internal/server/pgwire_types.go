@@ -240,6 +240,13 @@ func floatText(f float64, bits int) string {
 	case math.IsInf(f, -1):
 		return "-Infinity"
 	}
+	// Shortest exact digits, in exponent form only for exponents below -4 or from 15
+	// on, as PostgreSQL prints them (1795656840, 1e+15, 1e-05).
+	e := strconv.FormatFloat(f, 'e', -1, bits)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp >= -4 && exp < 15 {
+		return strconv.FormatFloat(f, 'f', -1, bits)
+	}
 	return strconv.FormatFloat(f, 'g', -1, bits)
 }
 

@@ -18,7 +18,7 @@ func (e *Engine) pgStatement(ctx context.Context, q string) (string, []any, erro
 	if stmt, args, ok := psqlCatalogQuery(q); ok {
 		return stmt, args, nil
 	}
-	catalog := strings.Contains(q, "pg_catalog.")
+	catalog := strings.Contains(q, "pg_catalog.") || pgCatalogTable.MatchString(q)
 	if catalog {
 		q = pgOperator.ReplaceAllString(q, "$1")
 		q = strings.ReplaceAll(q, " COLLATE pg_catalog.default", "")
@@ -41,6 +41,9 @@ func (e *Engine) pgStatement(ctx context.Context, q string) (string, []any, erro
 const emptyCatalogResult = `SELECT NULL::VARCHAR AS "?column?" WHERE false`
 
 var (
+	// pgCatalogTable is a PostgreSQL catalog table read without its schema, such as
+	// pg_extension, which clients read to learn about extensions.
+	pgCatalogTable = regexp.MustCompile(`(?i)\bFROM\s+pg_[a-z_]+\b`)
 	// pgOperator is psql's OPERATOR(pg_catalog.~) around a regular expression match.
 	pgOperator = regexp.MustCompile(`OPERATOR\(pg_catalog\.([~!=<>]+)\)`)
 	// The regular expressions psql matches names with: \dt fleet.c* gives
