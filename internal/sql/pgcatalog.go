@@ -101,9 +101,14 @@ func psqlCatalogQuery(q string) (string, []any, bool) {
 	}
 	switch {
 	case strings.Contains(q, `as "Owner"`) && strings.Contains(q, "c.relkind IN ("):
-		// \dt, \d without a name: the relation list.
+		// \dt, \d without a name: the relation list. Only tables: \dv, \ds and \dm
+		// (views, sequences, materialized views) find none.
+		where := ` WHERE true`
+		if !strings.Contains(q, "c.relkind IN ('r'") {
+			where = ` WHERE false`
+		}
 		return `SELECT schema_name AS "Schema", view_name AS "Name", 'table' AS "Type", 'eddy' AS "Owner" FROM ` +
-			eddyTables + ` WHERE true` + filter() + ` ORDER BY 1, 2`, nil, true
+			eddyTables + where + filter() + ` ORDER BY 1, 2`, nil, true
 	case strings.Contains(q, "FROM pg_catalog.pg_namespace n") && strings.Contains(q, `AS "Owner"`):
 		// \dn: eddy's databases are the schemas.
 		return `SELECT schema_name AS "Name", 'eddy' AS "Owner" FROM duckdb_schemas() WHERE ` + visibleSchemas + ` ORDER BY 1`, nil, true
