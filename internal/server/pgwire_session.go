@@ -98,6 +98,7 @@ func (c *pgConn) session(q string) (*localResult, string, error) {
 		return done("DISCARD ALL", func(c *pgConn) {
 			c.settings = map[string]string{}
 			c.timeout = 0
+			clear(c.stmts)
 		})
 	case "DEALLOCATE":
 		fields := strings.Fields(strings.TrimRight(body, "; \t\r\n"))

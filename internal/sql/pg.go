@@ -298,6 +298,13 @@ func (r *Rows) Close() {
 // of DuckDB type typ into one of the types OpenRows promises.
 func pgConverter(typ string) func(any) any {
 	switch {
+	case typ == "TIMETZ":
+		return func(v any) any {
+			if t, ok := v.(time.Time); ok {
+				return t.Format("15:04:05.999999-07:00")
+			}
+			return pgValue(v)
+		}
 	case typ == "UUID":
 		return func(v any) any {
 			if b, ok := v.([]byte); ok && len(b) == 16 {
