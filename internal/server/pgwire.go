@@ -101,6 +101,9 @@ func (s *PGServer) Close() {
 		_ = s.ln.Close()
 	}
 	for _, c := range s.conns {
+		// Interrupts a running statement too, which closing the socket alone would
+		// leave running until it ends.
+		c.cancel()
 		_ = c.nc.Close()
 	}
 	s.mu.Unlock()
@@ -129,7 +132,7 @@ func (s *PGServer) serveConn(nc net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &pgConn{s: s, nc: nc, be: be, ctx: ctx, stmts: map[string]*pgStatement{}, portals: map[string]*pgPortal{},
+	c := &pgConn{s: s, nc: nc, be: be, ctx: ctx, cancel: cancel, stmts: map[string]*pgStatement{}, portals: map[string]*pgPortal{},
 		settings: map[string]string{}}
 	var secret [4]byte
 	_, _ = rand.Read(secret[:])
@@ -223,6 +226,7 @@ type pgConn struct {
 	nc     net.Conn
 	be     *pgproto3.Backend
 	ctx    context.Context
+	cancel context.CancelFunc
 	pid    uint32
 	secret []byte
 	user   string

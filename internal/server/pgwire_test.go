@@ -26,6 +26,7 @@ import (
 // pgFixture is a PostgreSQL wire protocol server over a real tables service and SQL
 // engine, with fleet.cpu holding an hour of rows per host, a minute apart.
 type pgFixture struct {
+	pg    *server.PGServer
 	addr  string
 	token string
 	start time.Time
@@ -87,7 +88,7 @@ func startPG(t *testing.T) *pgFixture {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &pgFixture{addr: ln.Addr().String(), token: token, start: start}
+	return &pgFixture{pg: pg, addr: ln.Addr().String(), token: token, start: start}
 }
 
 func (f *pgFixture) connString(password string) string {
@@ -578,4 +579,25 @@ func TestPGWirePortalSuspended(t *testing.T) {
 		t.Errorf("unknown statement: %+v", e)
 	}
 	expect("BindComplete", "DataRow", "CommandComplete", "ReadyForQuery")
+}
+
+// TestPGWireCloseInterruptsStatements checks that shutting the server down does not
+// wait for a running statement to finish.
+func TestPGWireCloseInterruptsStatements(t *testing.T) {
+	f := startPG(t)
+	conn := f.connect(t, pgx.QueryExecModeCacheStatement)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(context.Background(), slowQuery)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	f.pg.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %s", d)
+	}
+	if err := <-done; err == nil {
+		t.Error("the statement succeeded")
+	}
 }
