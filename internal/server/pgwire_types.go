@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -98,6 +99,10 @@ func columnsOf(cols []sql.ResultColumn) []pgColumn {
 	return out
 }
 
+// pgTypeMaps hold pgx's type maps, which encode and decode numeric in binary format; a
+// map is costly to build and not safe for concurrent use.
+var pgTypeMaps = sync.Pool{New: func() any { return pgtype.NewMap() }}
+
 // The PostgreSQL epoch of dates and timestamps in binary format.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -154,7 +159,9 @@ func (t pgType) encode(buf []byte, v any, format int16) ([]byte, error) {
 		if err := n.Scan(textOf(t, v)); err != nil {
 			return nil, err
 		}
-		return pgtype.NewMap().Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, n, buf)
+		m := pgTypeMaps.Get().(*pgtype.Map)
+		defer pgTypeMaps.Put(m)
+		return m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, n, buf)
 	case pgBytea:
 		if b, ok := v.([]byte); ok {
 			return append(buf, b...), nil
@@ -394,7 +401,9 @@ func decodeBinaryParam(oid uint32, raw []byte) (any, error) {
 		return math.Float64frombits(binary.BigEndian.Uint64(raw)), nil
 	case pgtype.NumericOID:
 		var n pgtype.Numeric
-		if err := pgtype.NewMap().Scan(pgtype.NumericOID, pgtype.BinaryFormatCode, raw, &n); err != nil {
+		m := pgTypeMaps.Get().(*pgtype.Map)
+		defer pgTypeMaps.Put(m)
+		if err := m.Scan(pgtype.NumericOID, pgtype.BinaryFormatCode, raw, &n); err != nil {
 			return nil, err
 		}
 		f, err := n.Float64Value()
