@@ -182,3 +182,64 @@ func TestPsqlCatalogQueries(t *testing.T) {
 		t.Error("CREATE in pg_catalog ran")
 	}
 }
+
+// The catalog queries of Grafana's PostgreSQL query builder (Grafana 10 and later).
+const (
+	grafanaTables = `SELECT
+        CASE WHEN
+              quote_ident(table_schema) IN (
+              SELECT
+                CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END
+              FROM
+                generate_series(
+                  array_lower(string_to_array(current_setting('search_path'),','),1),
+                  array_upper(string_to_array(current_setting('search_path'),','),1)
+                ) as i,
+                string_to_array(current_setting('search_path'),',') s
+              )
+          THEN quote_ident(table_name)
+          ELSE quote_ident(table_schema) || '.' || quote_ident(table_name)
+        END AS "table"
+        FROM information_schema.tables
+        WHERE quote_ident(table_schema) NOT IN ('information_schema', 'pg_catalog')
+        ORDER BY 1`
+	grafanaColumns = `SELECT quote_ident(column_name) AS "column", data_type AS "type"
+        FROM information_schema.columns
+        WHERE
+          CASE WHEN array_length(parse_ident('fleet.readings'),1) = 2
+            THEN quote_ident(table_schema) = (parse_ident('fleet.readings'))[1]
+              AND quote_ident(table_name) = (parse_ident('fleet.readings'))[2]
+            ELSE quote_ident(table_name) = 'fleet.readings'
+          END`
+)
+
+func TestGrafanaCatalogQueries(t *testing.T) {
+	e := openFleet(t, QueryLimits{})
+	if _, err := e.DB().Exec(`CREATE VIEW ops."deploys$last" AS SELECT 1 AS a`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ q, want string }{
+		{grafanaTables, `[[fleet.alerts] [fleet.readings] [ops.deploys] [ops."deploys$last"]]`},
+		{grafanaColumns, `[[time timestamp without time zone] [host text] [measure_name text] [cpu double precision]]`},
+	} {
+		rows, err := e.OpenRows(context.Background(), c.q, nil, QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][]any
+		for {
+			row, err := rows.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row == nil {
+				break
+			}
+			got = append(got, row)
+		}
+		rows.Close()
+		if fmt.Sprint(got) != c.want {
+			t.Errorf("got  %v\nwant %s", got, c.want)
+		}
+	}
+}

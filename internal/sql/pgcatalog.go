@@ -80,6 +80,9 @@ const pgTypeName = `CASE
 // (psql 12 to 17 send these shapes) and returns SQL that answers them from eddy's
 // tables, with the columns psql reads.
 func psqlCatalogQuery(q string) (string, []any, bool) {
+	if stmt, args, ok := grafanaCatalogQuery(q); ok {
+		return stmt, args, true
+	}
 	if !strings.Contains(q, "pg_catalog.") {
 		return "", nil, false
 	}
@@ -164,4 +167,36 @@ func selectWidth(q string) int {
 		}
 	}
 	return n
+}
+
+// grafanaParseIdent is the table name Grafana's query builder asks the columns of.
+var grafanaParseIdent = regexp.MustCompile(`parse_ident\('((?:[^']|'')*)'\)`)
+
+// grafanaCatalogQuery recognizes the two catalog queries of Grafana's PostgreSQL query
+// builder, which rely on PostgreSQL's quote_ident, parse_ident and arrays: the table
+// list, answered with each eddy table as database.table (quoted where it must be),
+// and the columns of the table chosen.
+func grafanaCatalogQuery(q string) (string, []any, bool) {
+	switch {
+	case strings.Contains(q, "FROM information_schema.tables") && strings.Contains(q, "quote_ident(table_name)") && strings.Contains(q, `AS "table"`):
+		ident := func(col string) string {
+			return `CASE WHEN regexp_full_match(` + col + `, '[a-z_][a-z0-9_]*') THEN ` + col + ` ELSE '"' || replace(` + col + `, '"', '""') || '"' END`
+		}
+		return `SELECT ` + ident("schema_name") + ` || '.' || ` + ident("view_name") + ` AS "table" FROM ` + eddyTables + ` ORDER BY schema_name, view_name`, nil, true
+	case strings.Contains(q, "FROM information_schema.columns") && strings.Contains(q, `quote_ident(column_name) AS "column"`):
+		m := grafanaParseIdent.FindStringSubmatch(q)
+		if m == nil {
+			return "", nil, false
+		}
+		name := strings.ReplaceAll(m[1], "''", "'")
+		schema, table, ok := strings.Cut(name, ".")
+		if !ok {
+			schema, table = "", name
+		}
+		unquote := func(s string) string { return strings.ReplaceAll(strings.Trim(s, `"`), `""`, `"`) }
+		return `SELECT column_name AS "column", ` + pgTypeName + ` AS "type" FROM duckdb_columns() WHERE ` +
+				`(schema_name = $1 OR $1 = '') AND table_name = $2 AND ` + visibleSchemas + ` ORDER BY schema_name, column_index`,
+			[]any{unquote(schema), unquote(table)}, true
+	}
+	return "", nil, false
 }
