@@ -2,7 +2,11 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -131,20 +135,72 @@ func (m *MemoryTable) LoadLast(ctx context.Context, magnetic Magnetic) error {
 	if len(parts) == 0 {
 		return nil
 	}
-	rows, err := m.schema.lastSource(strings.Join(parts, " UNION ALL "))
+	// A semi-join with each series' latest time: DuckDB runs it several times faster than
+	// a window or arg_max over all the columns. It groups by the identity columns and
+	// builds the key of the latest rows only (building it for every row tripled the
+	// time). Within the files an identity (series and time) appears once, so each series
+	// keeps one row.
+	series := []string{QuoteIdent(ColMeasureName)}
+	for _, d := range m.schema.Dimensions {
+		series = append(series, QuoteIdent(d))
+	}
+	t := QuoteIdent(ColTime)
+	on := []string{"r." + t + " = x." + t}
+	for _, c := range series {
+		on = append(on, "r."+c+" IS NOT DISTINCT FROM x."+c)
+	}
+	latest := "WITH r AS (" + strings.Join(parts, " UNION ALL ") + ") SELECT r.* FROM r SEMI JOIN (SELECT " +
+		strings.Join(series, ", ") + ", max(" + t + ") AS " + t + " FROM r GROUP BY ALL) x ON " + strings.Join(on, " AND ")
+	src, err := m.schema.lastSource(latest)
 	if err != nil {
 		return err
 	}
-	// A semi-join with each key's latest time: DuckDB runs it several times faster than
-	// a window or arg_max over all the columns. Within the files an identity (key and
-	// time) appears once, so each key keeps one row.
-	k, t := QuoteIdent(colKey), QuoteIdent(ColTime)
-	src := "WITH r AS (" + rows + ") SELECT * FROM r SEMI JOIN (SELECT " + k + ", max(" + t + ") AS " + t +
-		" FROM r GROUP BY " + k + ") x ON r." + k + " = x." + k + " AND r." + t + " = x." + t
 	if _, err := m.conn.ExecContext(ctx, m.schema.mergeLast(src)); err != nil {
 		return fmt.Errorf("last points of %s from the magnetic tier: %w", m.schema.viewName(), err)
 	}
 	return nil
+}
+
+// SaveLast writes the last table to a Parquet file at path (a local path), replacing
+// the file at once when it is complete.
+func (m *MemoryTable) SaveLast(ctx context.Context, path string) error {
+	tmp := path + ".tmp"
+	if _, err := m.conn.ExecContext(ctx, "COPY (SELECT * FROM "+m.schema.lastName()+") TO "+quoteLiteral(tmp)+" (FORMAT parquet, COMPRESSION zstd)"); err != nil {
+		return fmt.Errorf("save the last points of %s: %w", m.schema.viewName(), err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncFile(filepath.Dir(path))
+}
+
+// LoadLastFile merges the rows of a file SaveLast wrote into the last table, leaving
+// out those older than keepFrom (retention dropped them since). It reports false, and
+// does nothing, when there is no file.
+func (m *MemoryTable) LoadLastFile(ctx context.Context, path string, keepFrom int64) (bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	src := fmt.Sprintf("SELECT * FROM read_parquet(%s) WHERE %s >= make_timestamp_ns(%d)", quoteLiteral(path), QuoteIdent(ColTime), keepFrom)
+	if _, err := m.conn.ExecContext(ctx, m.schema.mergeLast(src)); err != nil {
+		return false, fmt.Errorf("load the last points of %s from %s: %w", m.schema.viewName(), path, err)
+	}
+	return true, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ExpireLast forgets the series whose latest row is older than cut: retention dropped

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,26 @@ func TestLastPointViewMatchesTheTable(t *testing.T) {
 	h.reopen()
 	check("a series only in the magnetic tier")
 	h.expect(`SELECT usage_user FROM fleet."cpu$last" WHERE host = 'early'`, "7")
+	// Without the file the last move saved them to, they come from a scan of the files.
+	saved := filepath.Join(h.dir, "tables", "data", "fleet", "cpu", "last.parquet")
+	if err := os.Remove(saved); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	check("without the saved last points")
+	if err := os.WriteFile(saved, []byte("not parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	check("with the saved last points unreadable")
+	// Written again by the next move.
+	h.write("fleet", "cpu", cpu("early", start.Add(-20*time.Minute), 8, 0))
+	if err := h.svc.Tier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	check("the saved last points written again")
+	h.expect(`SELECT usage_user FROM fleet."cpu$last" WHERE host = 'early'`, "8")
 	// Three days on, retention has dropped every row, and every series with them.
 	h.clock.Add(72 * time.Hour)
 	if err := h.svc.Tier(context.Background()); err != nil {
@@ -73,6 +95,8 @@ func TestLastPointViewMatchesTheTable(t *testing.T) {
 	}
 	check("after expiry")
 	h.expect(`SELECT count(*) FROM fleet."cpu$last"`, "0")
+	h.reopen() // the saved last points predate the expiry
+	check("after expiry and a restart")
 	if err := h.svc.DeleteTable("fleet", "cpu"); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,8 @@ type table struct {
 	log        *slog.Logger
 	magnetic   *magneticStore
 	manifestAt string
+	// lastAt is the file the last points are saved to at each move (see loadLast).
+	lastAt string
 
 	settings atomic.Pointer[Table]
 
@@ -142,6 +144,7 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		log:        s.log.With("database", settings.Database, "table", settings.Name),
 		magnetic:   s.magnetic,
 		manifestAt: filepath.Join(dir, "manifest.json"),
+		lastAt:     filepath.Join(dir, "last.parquet"),
 		dimPos:     map[string]int{},
 		measPos:    map[string]int{},
 		ix:         newIndex(),
@@ -181,7 +184,7 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		return nil, err
 	}
 	t.memDims, t.memMeasures = len(t.dims), len(t.measures)
-	if err := t.mem.LoadLast(ctx, t.sqlMagnetic()); err != nil {
+	if err := t.loadLast(ctx); err != nil {
 		t.mem.Close()
 		return nil, err
 	}
@@ -212,6 +215,28 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 		return nil, fmt.Errorf("load the memory tier of %s.%s: %w", t.db, t.name, err)
 	}
 	return t, nil
+}
+
+// loadLast fills the last-point table before the write-ahead log is replayed into it:
+// from the file the latest move saved, which holds every row that move took out of the
+// replay, or else (no file yet, or an unreadable one) from a scan of the magnetic files.
+// Rows of partitions retention dropped since the file was saved are left out: every row
+// older than the oldest partition left is in the memory tier, and replay merges it.
+func (t *table) loadLast(ctx context.Context) error {
+	keepFrom := t.manifest.Moved.Cut
+	for name := range t.manifest.Partitions {
+		if day, err := time.Parse("2006-01-02", name); err == nil {
+			keepFrom = min(keepFrom, day.UnixNano())
+		}
+	}
+	ok, err := t.mem.LoadLastFile(ctx, t.lastAt, keepFrom)
+	if err != nil {
+		t.log.Warn("last points: the saved file is unreadable; scanning the magnetic tier instead", "err", err)
+	}
+	if ok {
+		return nil
+	}
+	return t.mem.LoadLast(ctx, t.sqlMagnetic())
 }
 
 // checkMagnetic verifies every file the manifest lists (quarantining and dropping the

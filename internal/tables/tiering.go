@@ -107,6 +107,16 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 		}
 		p.Files = append(p.Files, e)
 	}
+	// The last points (which hold every row up to maxSeq, visible) go to disk before the
+	// manifest: what the manifest takes out of the write-ahead log's replay is in the file
+	// a restart loads them from.
+	t.memMu.Lock()
+	err := t.mem.SaveLast(ctx, t.lastAt)
+	t.memMu.Unlock()
+	if err != nil {
+		t.removeFiles(ctx, written)
+		return err
+	}
 	t.svc.crashPoint("tiering-before-manifest")
 	next.Moved.Cut, next.Moved.WAL = cut, walEnd
 	if err := next.save(t.manifestAt); err != nil {
@@ -120,7 +130,7 @@ func (t *table) move(ctx context.Context, cut int64, maxSeq uint64, walEnd wal.P
 	late := map[int64]bool{}
 	// The rows published but not yet merged into the last-point table may be among
 	// those about to leave the memory table.
-	err := t.mem.Flush()
+	err = t.mem.Flush()
 	if err == nil {
 		err = t.mergeLast()
 	}
