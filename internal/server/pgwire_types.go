@@ -259,32 +259,7 @@ func floatText(f float64, bits int) string {
 
 // intervalText prints an interval as PostgreSQL's default IntervalStyle does:
 // "1 year 2 mons 3 days 04:05:06.5".
-func intervalText(iv sql.Interval) string {
-	var parts []string
-	unit := func(n int64, one, many string) {
-		switch {
-		case n == 1 || n == -1:
-			parts = append(parts, fmt.Sprintf("%d %s", n, one))
-		case n != 0:
-			parts = append(parts, fmt.Sprintf("%d %s", n, many))
-		}
-	}
-	unit(int64(iv.Months/12), "year", "years")
-	unit(int64(iv.Months%12), "mon", "mons")
-	unit(int64(iv.Days), "day", "days")
-	if iv.Micros != 0 || len(parts) == 0 {
-		us, sign := iv.Micros, ""
-		if us < 0 {
-			sign, us = "-", -us
-		}
-		s := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3_600_000_000, us/60_000_000%60, us/1_000_000%60)
-		if frac := us % 1_000_000; frac != 0 {
-			s += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " ")
-}
+func intervalText(iv sql.Interval) string { return iv.Text("mon", "mons") }
 
 // decodeParam turns a Bind parameter of type oid (0 when neither the client nor DuckDB
 // knows it) into a Go value DuckDB binds.

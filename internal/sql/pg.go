@@ -180,6 +180,35 @@ type Interval struct {
 	Micros int64
 }
 
+// Text prints the interval as "1 year 2 months 3 days 04:05:06.5", with month and months
+// naming the month unit (DuckDB says "months", PostgreSQL "mons").
+func (iv Interval) Text(month, months string) string {
+	var parts []string
+	unit := func(n int64, one, many string) {
+		switch {
+		case n == 1 || n == -1:
+			parts = append(parts, fmt.Sprintf("%d %s", n, one))
+		case n != 0:
+			parts = append(parts, fmt.Sprintf("%d %s", n, many))
+		}
+	}
+	unit(int64(iv.Months/12), "year", "years")
+	unit(int64(iv.Months%12), month, months)
+	unit(int64(iv.Days), "day", "days")
+	if iv.Micros != 0 || len(parts) == 0 {
+		us, sign := iv.Micros, ""
+		if us < 0 {
+			sign, us = "-", -us
+		}
+		s := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3_600_000_000, us/60_000_000%60, us/1_000_000%60)
+		if frac := us % 1_000_000; frac != 0 {
+			s += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
 // Rows is the open result of a statement, read a row at a time. The statement counts as
 // running, so Cancel interrupts it, until the result is closed.
 type Rows struct {
@@ -332,20 +361,9 @@ func pgValue(v any) any {
 	switch v := v.(type) {
 	case nil, bool, string, int64, float32, float64, []byte, time.Time:
 		return v
-	case int8:
-		return int64(v)
-	case int16:
-		return int64(v)
-	case int32:
-		return int64(v)
-	case int:
-		return int64(v)
-	case uint8:
-		return int64(v)
-	case uint16:
-		return int64(v)
-	case uint32:
-		return int64(v)
+	case int8, int16, int32, int, uint8, uint16, uint32:
+		i, _ := smallInt(v)
+		return i
 	case uint64:
 		if v > math.MaxInt64 {
 			return fmt.Sprint(v)

@@ -47,20 +47,9 @@ func jsonValue(v any) any {
 	switch v := v.(type) {
 	case nil, bool, string, int64:
 		return v
-	case int8:
-		return int64(v)
-	case int16:
-		return int64(v)
-	case int32:
-		return int64(v)
-	case int:
-		return int64(v)
-	case uint8:
-		return int64(v)
-	case uint16:
-		return int64(v)
-	case uint32:
-		return int64(v)
+	case int8, int16, int32, int, uint8, uint16, uint32:
+		i, _ := smallInt(v)
+		return i
 	case uint64:
 		if v > math.MaxInt64 {
 			return strconv.FormatUint(v, 10)
@@ -124,30 +113,26 @@ func jsonFloat(f float64) any {
 
 // formatInterval prints an interval as DuckDB does: "1 year 2 months 3 days 04:05:06.5".
 func formatInterval(iv duckdb.Interval) string {
-	var parts []string
-	unit := func(n int64, name string) {
-		if n == 0 {
-			return
-		}
-		if n != 1 && n != -1 {
-			name += "s"
-		}
-		parts = append(parts, fmt.Sprintf("%d %s", n, name))
+	return Interval{Months: iv.Months, Days: iv.Days, Micros: iv.Micros}.Text("month", "months")
+}
+
+// smallInt widens the driver's integer types narrower than int64.
+func smallInt(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int8:
+		return int64(v), true
+	case int16:
+		return int64(v), true
+	case int32:
+		return int64(v), true
+	case int:
+		return int64(v), true
+	case uint8:
+		return int64(v), true
+	case uint16:
+		return int64(v), true
+	case uint32:
+		return int64(v), true
 	}
-	unit(int64(iv.Months/12), "year")
-	unit(int64(iv.Months%12), "month")
-	unit(int64(iv.Days), "day")
-	if iv.Micros != 0 || len(parts) == 0 {
-		us := iv.Micros
-		sign := ""
-		if us < 0 {
-			sign, us = "-", -us
-		}
-		s := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3_600_000_000, us/60_000_000%60, us/1_000_000%60)
-		if frac := us % 1_000_000; frac != 0 {
-			s += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " ")
+	return 0, false
 }
