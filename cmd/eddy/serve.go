@@ -302,4 +302,7 @@ func registerTableMetrics(reg prometheus.Registerer, svc *tables.Service) {
 	counter("eddy_tables_expired_files_total", "Magnetic files dropped by retention.", func(s tables.Stats) int64 { return s.ExpiredFiles })
 	counter("eddy_tables_compactions_total", "Magnetic partitions rewritten by compaction.", func(s tables.Stats) int64 { return s.Compactions })
 	counter("eddy_tables_quarantined_files_total", "Corrupt magnetic files set aside instead of served.", func(s tables.Stats) int64 { return s.QuarantinedFiles })
+	counter("eddy_tables_scheduled_runs_total", "Runs of scheduled queries, by the schedule or asked for.", func(s tables.Stats) int64 { return s.ScheduledRuns })
+	counter("eddy_tables_scheduled_failures_total", "Runs of scheduled queries that failed.", func(s tables.Stats) int64 { return s.ScheduledFailures })
+	counter("eddy_tables_scheduled_rows_total", "Records runs of scheduled queries wrote.", func(s tables.Stats) int64 { return s.ScheduledRows })
 }

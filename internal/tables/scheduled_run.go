@@ -360,6 +360,11 @@ func (s *Service) runInvocation(ctx context.Context, e *scheduledEntry, at time.
 		}
 	}()
 	run.Duration = time.Since(start)
+	s.metrics.scheduledRuns.Add(1)
+	s.metrics.scheduledRows.Add(run.RowsWritten)
+	if run.Failed() {
+		s.metrics.scheduledFailures.Add(1)
+	}
 
 	sc.mu.Lock()
 	if sc.queries[def.Name] == e {

@@ -234,6 +234,10 @@ func TestScheduledQueryFailuresAreRecorded(t *testing.T) {
 	if err != nil || !strings.Contains(run.Error, "InvalidQuery") {
 		t.Fatalf("run of a failing query: %+v %v", run, err)
 	}
+	// The counters /metrics shows: six runs, four of them failed, three records written.
+	if st := h.svc.Stats(); st.ScheduledRuns != 6 || st.ScheduledFailures != 4 || st.ScheduledRows != 3 {
+		t.Fatalf("stats %+v", st)
+	}
 }
 
 func (h *harness) createTableIn(db, table string) {

@@ -76,6 +76,7 @@ type Service struct {
 type Metrics struct {
 	storedRecords, unchangedRecords, rejectedRecords  atomic.Int64
 	movedRows, expiredFiles, compactions, quarantined atomic.Int64
+	scheduledRuns, scheduledFailures, scheduledRows   atomic.Int64
 }
 
 // Stats is a snapshot of the counters, since the service started.
@@ -85,6 +86,9 @@ type Stats struct {
 	// MovedRows counts rows moved to the magnetic tier, ExpiredFiles files dropped by
 	// retention, Compactions partitions rewritten, QuarantinedFiles corrupt files set aside.
 	MovedRows, ExpiredFiles, Compactions, QuarantinedFiles int64
+	// ScheduledRuns counts runs of scheduled queries, ScheduledFailures those that failed,
+	// ScheduledRows the records they wrote.
+	ScheduledRuns, ScheduledFailures, ScheduledRows int64
 }
 
 // Stats returns the service's counters.
@@ -93,6 +97,7 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		StoredRecords: m.storedRecords.Load(), UnchangedRecords: m.unchangedRecords.Load(), RejectedRecords: m.rejectedRecords.Load(),
 		MovedRows: m.movedRows.Load(), ExpiredFiles: m.expiredFiles.Load(), Compactions: m.compactions.Load(), QuarantinedFiles: m.quarantined.Load(),
+		ScheduledRuns: m.scheduledRuns.Load(), ScheduledFailures: m.scheduledFailures.Load(), ScheduledRows: m.scheduledRows.Load(),
 	}
 }
 
