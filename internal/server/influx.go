@@ -98,14 +98,23 @@ func (tw *tableWriteRoutes) influxQuery(w http.ResponseWriter, r *http.Request) 
 }
 
 // createOnWrite creates table in db with the default options, for a line protocol
-// point, when err says the table does not exist and the database does. It reports
-// whether the write should be tried again.
-func (tw *tableWriteRoutes) createOnWrite(db, table string, err error) bool {
+// point whose write failed with err, when err says the table does not exist. It returns
+// whether to write again, and the error to report if that is not done or fails again
+// for want of the table: CreateTable's own (an invalid name, a missing database, a table
+// whose name differs only in case) says more than TableNotFound.
+func (tw *tableWriteRoutes) createOnWrite(db, table string, err error) (bool, error) {
 	if tw.cat == nil || !isCode(err, tables.CodeTableNotFound) {
-		return false
+		return false, err
 	}
 	_, cerr := tw.cat.CreateTable(db, table, tables.TableOptions{})
-	return cerr == nil || isCode(cerr, tables.CodeTableExists)
+	switch {
+	case cerr == nil:
+		return true, err
+	case isCode(cerr, tables.CodeTableExists):
+		// Created meanwhile by another write, or a name that differs only in case.
+		return true, cerr
+	}
+	return false, cerr
 }
 
 func isCode(err error, code string) bool {

@@ -101,8 +101,15 @@ func (tw *tableWriteRoutes) lineProtocol(w http.ResponseWriter, r *http.Request,
 	)
 	for _, b := range batches {
 		res, err := tw.w.Write(r.Context(), db, b.table, &b.req)
-		if err != nil && tw.createOnWrite(db, b.table, err) {
-			res, err = tw.w.Write(r.Context(), db, b.table, &b.req)
+		if err != nil {
+			retry, why := tw.createOnWrite(db, b.table, err)
+			if retry {
+				if res, err = tw.w.Write(r.Context(), db, b.table, &b.req); isCode(err, tables.CodeTableNotFound) {
+					err = why
+				}
+			} else {
+				err = why
+			}
 		}
 		if err != nil {
 			e, ok := apierr.As(err)

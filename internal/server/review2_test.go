@@ -1,23 +1,19 @@
 package server_test
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Bug (error reporting): a line protocol point whose measurement cannot name an eddy
+// Fixed bug (error reporting): a line protocol point whose measurement cannot name an eddy
 // table (InfluxDB allows "cpu:load", Prometheus-style names, spaces, '/') is answered 404
 // TableNotFound "table "cpu:load" does not exist": createOnWrite drops the InvalidName
 // error CreateTable gave. The user is told to create a table that cannot be created, and
 // Telegraf keeps retrying a 404 body. Fix: when the creation fails for another reason
 // than TableExists, reject the points with that error (InvalidName, 400).
 func TestReview2InfluxInvalidMeasurementNameReportedAsNotFound(t *testing.T) {
-	if os.Getenv("EDDY_REVIEW") == "" {
-		t.Skip("known bug, see comment; EDDY_REVIEW=1 runs it")
-	}
 	clock := &testClock{t: time.Now()}
 	c, _ := startTablesService(t, clock)
 	ms := strconv.FormatInt(clock.Now().UnixMilli(), 10)
@@ -27,16 +23,13 @@ func TestReview2InfluxInvalidMeasurementNameReportedAsNotFound(t *testing.T) {
 	}
 }
 
-// Bug (error reporting): a point of measurement "CPU" in a database with a table "cpu":
+// Fixed bug (error reporting): a point of measurement "CPU" in a database with a table "cpu":
 // the write does not find "CPU", CreateTable answers TableExists (names are
 // case-insensitive), createOnWrite takes that as "created meanwhile" and retries, and
 // the point is rejected with 404 TableNotFound "table "CPU" does not exist" — which a
 // creation would contradict. Fix: on TableExists after TableNotFound, report that the
 // name differs only in case from an existing table (400), or write to that table.
 func TestReview2InfluxMeasurementDifferingInCase(t *testing.T) {
-	if os.Getenv("EDDY_REVIEW") == "" {
-		t.Skip("known bug, see comment; EDDY_REVIEW=1 runs it")
-	}
 	clock := &testClock{t: time.Now()}
 	c, _ := startTablesService(t, clock) // has fleet.cpu
 	ms := strconv.FormatInt(clock.Now().UnixMilli(), 10)

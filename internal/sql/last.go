@@ -26,7 +26,7 @@ const LastSuffix = "$last"
 // name and value, separated by zero bytes (which names and values never hold). A
 // dimension learned later is absent (NULL) in older rows and leaves their key as it
 // was.
-const colKey = "_key"
+const colKey = "_eddy_key"
 
 // lastTable is the name in MemorySchema of the table of latest rows per series.
 func (s TableSchema) lastTable() string { return s.Database + "/" + s.Table + "#last" }

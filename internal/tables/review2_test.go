@@ -9,13 +9,6 @@ import (
 	"time"
 )
 
-func review2Skip(t *testing.T) {
-	t.Helper()
-	if os.Getenv("EDDY_REVIEW") == "" {
-		t.Skip("known bug, see comment; EDDY_REVIEW=1 runs it")
-	}
-}
-
 func review2Tier(h *harness) {
 	h.t.Helper()
 	if err := h.svc.Tier(context.Background()); err != nil {
@@ -23,7 +16,7 @@ func review2Tier(h *harness) {
 	}
 }
 
-// Bug: the last-point table has a column "_key" (the series key, internal/sql/last.go
+// Fixed bug: the last-point table has a column "_key" (the series key, internal/sql/last.go
 // colKey), but "_key" is not a reserved name (normalize.go reserves time, measure_name,
 // _version, _seq, _sid and _eddy*). A record with a dimension or measure named "_key"
 // (or "_KEY": DuckDB names are case-insensitive) is accepted and acknowledged, then the
@@ -35,7 +28,6 @@ func review2Tier(h *harness) {
 // Fix: name the column with the reserved prefix (e.g. "_eddy_key"), which no dimension
 // or measure may take, or add "_key" to reserved.
 func TestReview2DimensionNamedKey(t *testing.T) {
-	review2Skip(t)
 	h := newHarness(t)
 	h.createTable("fleet", "cpu", TableOptions{})
 	now := h.clock.Now()
@@ -60,7 +52,6 @@ func TestReview2DimensionNamedKey(t *testing.T) {
 // the write itself fails (widening the last table), but the catalog has already learned
 // the column, so the next start cannot open the table and eddy does not start.
 func TestReview2MeasureNamedKey(t *testing.T) {
-	review2Skip(t)
 	h := newHarness(t)
 	h.createTable("fleet", "cpu", TableOptions{})
 	now := h.clock.Now()
@@ -73,18 +64,17 @@ func TestReview2MeasureNamedKey(t *testing.T) {
 	} else if len(res.Rejected) != 0 {
 		t.Fatalf("rejected (fine, if _key were reserved, but then the test needs updating): %+v", res)
 	}
-	h.reopen() // fails: the catalog has the column, and the last table cannot take it
-	h.expect(`SELECT host, usage_user FROM fleet."cpu$last"`, "a | 1")
+	h.reopen() // failed: the catalog has the column, and the last table could not take it
+	h.expect(`SELECT host, usage_user, "_KEY" FROM fleet."cpu$last" ORDER BY host`, "a | 1 | <nil>", "b | <nil> | 7")
 }
 
-// Bug: expire computes the end of the latest dropped partition as `var end int64` then
+// Fixed bug: expire computes the end of the latest dropped partition as `var end int64` then
 // max(end, day+nanosPerDay), so when every dropped partition lies before 1970 end stays
 // 0 and ExpireLast deletes every series whose latest row is before 1970 — including
 // those whose rows are still in the table (here in the memory tier). The last-point view
 // then misses series the table still has. Fix: start end at math.MinInt64 (or skip
 // ExpireLast when nothing dropped had a later end).
 func TestReview2ExpireLastBefore1970(t *testing.T) {
-	review2Skip(t)
 	h := newHarness(t)
 	mem, mag := 1, 1
 	h.createTable("fleet", "cpu", TableOptions{MemoryRetentionHours: &mem, MagneticRetentionDays: &mag})
@@ -285,7 +275,7 @@ func TestReview2LastPointsWithConcurrentTiering(t *testing.T) {
 	}
 }
 
-// Bug: expire calls ExpireLast(end of the latest dropped partition), which deletes every
+// Fixed bug: expire calls ExpireLast(end of the latest dropped partition), which deletes every
 // series whose latest row is older than that end — also series whose latest row is
 // still in the memory tier. That happens whenever the memory retention is longer than
 // the magnetic one (here 48 hours and 1 day, which the catalog accepts): a partition of
@@ -295,7 +285,6 @@ func TestReview2LastPointsWithConcurrentTiering(t *testing.T) {
 // dropped partitions held: ExpireLast(min(end, manifest.Moved.Cut)) (rows older than
 // the cut are in the magnetic tier), or delete by the keys of the dropped rows.
 func TestReview2ExpireLastDropsSeriesStillInMemory(t *testing.T) {
-	review2Skip(t)
 	h := newHarness(t)
 	mem, mag := 48, 1
 	h.createTable("fleet", "cpu", TableOptions{MemoryRetentionHours: &mem, MagneticRetentionDays: &mag})

@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -216,7 +217,7 @@ func sumRows(m *manifest, keys []string) int64 {
 func (t *table) expire(ctx context.Context, cut int64) error {
 	next := t.manifest.clone()
 	var gone []string
-	var end int64 // the end of the latest partition dropped
+	end := int64(math.MinInt64) // the end of the latest partition dropped
 	for name, p := range next.Partitions {
 		day, err := time.Parse("2006-01-02", name)
 		if err != nil {
@@ -236,8 +237,11 @@ func (t *table) expire(ctx context.Context, cut int64) error {
 	if err := t.commit(ctx, next); err != nil {
 		return err
 	}
+	// A series whose latest row is older than the dropped partitions' end had every row
+	// in them, unless that row is still in the memory tier (a memory retention longer than
+	// the magnetic one): rows younger than the last move's cut are.
 	t.memMu.Lock()
-	err := t.mem.ExpireLast(ctx, end)
+	err := t.mem.ExpireLast(ctx, min(end, t.manifest.Moved.Cut))
 	t.memMu.Unlock()
 	if err != nil {
 		return err
