@@ -125,6 +125,22 @@ func (s TableSchema) memoryRelation() string {
 		" s ON m." + QuoteIdent(ColSeries) + " = s." + QuoteIdent(ColSeries) + ")"
 }
 
+// memorySelect is the view's memory part: the columns the view shows, in its order,
+// selected straight from the rows joined to their series. Unlike selecting them from
+// memoryRelation, it leaves DuckDB no inner projection to bind on every query of the
+// view (about 0.2 ms of each one-host query's planning).
+func (s TableSchema) memorySelect() string {
+	sel := []string{"m." + QuoteIdent(ColTime), "s." + QuoteIdent(ColMeasureName)}
+	for _, d := range s.Dimensions {
+		sel = append(sel, "s."+QuoteIdent(d))
+	}
+	for _, m := range s.Measures {
+		sel = append(sel, "m."+QuoteIdent(m.Name))
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + s.memoryName() + " m JOIN " + s.seriesName() +
+		" s ON m." + QuoteIdent(ColSeries) + " = s." + QuoteIdent(ColSeries)
+}
+
 // viewName is the user-facing view's qualified name.
 func (s TableSchema) viewName() string { return QuoteIdent(s.Database) + "." + QuoteIdent(s.Table) }
 
