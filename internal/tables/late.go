@@ -32,6 +32,14 @@ func identityKey(measureName string, dims []Dimension, t int64) string {
 	return b.String()
 }
 
+// lateKey is r's identity key when files (magneticMatches's answer) has any, else "".
+func lateKey(files map[string]eddysql.FileRow, r *row) string {
+	if len(files) == 0 {
+		return ""
+	}
+	return identityKey(r.measureName, r.dims, r.time)
+}
+
 // has says whether the index holds r's identity.
 func (ix *index) has(r *row) bool {
 	s := ix.series[string(ix.seriesKey(r))]
