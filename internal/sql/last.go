@@ -31,6 +31,14 @@ const colKey = "_eddy_key"
 // lastTable is the name in MemorySchema of the table of latest rows per series.
 func (s TableSchema) lastTable() string { return s.Database + "/" + s.Table + "#last" }
 
+// stageTable is the name in MemorySchema of the table MergeLast stages rows in; it has
+// the memory table's columns.
+func (s TableSchema) stageTable() string { return s.Database + "/" + s.Table + "#stage" }
+
+func (s TableSchema) stageName() string {
+	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.stageTable())
+}
+
 func (s TableSchema) lastName() string {
 	return QuoteIdent(MemorySchema) + "." + QuoteIdent(s.lastTable())
 }
@@ -90,24 +98,36 @@ func (s TableSchema) lastViewSQL() (string, error) {
 	return "CREATE OR REPLACE VIEW " + s.LastViewName() + " AS SELECT " + proj + " FROM " + s.lastName(), nil
 }
 
-// MergeLast makes the memory rows with the given seqs (the latest of their series among
-// the rows published since the last call, one per series) the latest rows of their
-// series where they are later than what the last table holds. The rows must be flushed.
-func (m *MemoryTable) MergeLast(ctx context.Context, seqs []uint64) error {
-	if len(seqs) == 0 {
+// MergeLast makes rows (the latest of their series among the rows published since the
+// last call, one per series, their series flushed) the latest rows of their series where
+// they are later than what the last table holds. The rows go in through an appender and
+// a staging table: selecting them from the memory table by seq scanned every row
+// published since the last merge, and took a sixth of TSBS iot's ingest CPU.
+func (m *MemoryTable) MergeLast(ctx context.Context, rows []Row) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	lo, hi := slices.Min(seqs), slices.Max(seqs)
-	// The seq range lets the scan skip every row group but the newest few. The seqs go in
-	// as one list literal: DuckDB plans an IN list of a thousand constants in several
-	// milliseconds, which doubled the cost of a merge.
-	rows := fmt.Sprintf("SELECT * FROM %s WHERE %s BETWEEN %d AND %d AND %s IN (SELECT unnest('[%s]'::UBIGINT[]))",
-		m.schema.memoryRelation(), QuoteIdent(ColSeq), lo, hi, QuoteIdent(ColSeq), joinUints(seqs))
-	src, err := m.schema.lastSource(rows)
+	if m.stageApp == nil {
+		return m.errNoAppender()
+	}
+	for i := range rows {
+		m.fill(&rows[i])
+		if err := m.stageApp.AppendRow(m.row...); err != nil {
+			return fmt.Errorf("stage last points of %s: %w", m.schema.viewName(), err)
+		}
+	}
+	if err := m.stageApp.Flush(); err != nil {
+		return fmt.Errorf("stage last points of %s: %w", m.schema.viewName(), err)
+	}
+	src, err := m.schema.lastSource("SELECT * FROM " + m.schema.rowsRelation(m.schema.stageName()))
 	if err != nil {
 		return err
 	}
-	if _, err := m.conn.ExecContext(ctx, m.schema.mergeLast(src)); err != nil {
+	_, err = m.conn.ExecContext(ctx, m.schema.mergeLast(src))
+	if _, derr := m.conn.ExecContext(ctx, "DELETE FROM "+m.schema.stageName()); err == nil {
+		err = derr
+	}
+	if err != nil {
 		return fmt.Errorf("last points of %s: %w", m.schema.viewName(), err)
 	}
 	return nil

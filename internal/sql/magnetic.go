@@ -567,7 +567,7 @@ func (m *MemoryTable) Drop(ctx context.Context) error {
 	}
 	for _, q := range []string{
 		"DROP VIEW IF EXISTS " + m.schema.viewName(), "DROP VIEW IF EXISTS " + m.schema.LastViewName(),
-		"DROP TABLE IF EXISTS " + m.schema.memoryName(), "DROP TABLE IF EXISTS " + m.schema.seriesName(), "DROP TABLE IF EXISTS " + m.schema.lastName(),
+		"DROP TABLE IF EXISTS " + m.schema.memoryName(), "DROP TABLE IF EXISTS " + m.schema.seriesName(), "DROP TABLE IF EXISTS " + m.schema.lastName(), "DROP TABLE IF EXISTS " + m.schema.stageName(),
 	} {
 		if _, err := m.conn.ExecContext(ctx, q); err != nil {
 			return err

@@ -113,7 +113,10 @@ func (s TableSchema) seriesName() string {
 
 // memoryRelation is the memory tier with its logical columns: the rows joined to their
 // series.
-func (s TableSchema) memoryRelation() string {
+func (s TableSchema) memoryRelation() string { return s.rowsRelation(s.memoryName()) }
+
+// rowsRelation is memoryRelation over rows, a table with the memory table's columns.
+func (s TableSchema) rowsRelation(rows string) string {
 	sel := []string{"m." + QuoteIdent(ColTime), "s." + QuoteIdent(ColMeasureName), "m." + QuoteIdent(ColVersion), "m." + QuoteIdent(ColSeq)}
 	for _, d := range s.Dimensions {
 		sel = append(sel, "s."+QuoteIdent(d))
@@ -121,7 +124,7 @@ func (s TableSchema) memoryRelation() string {
 	for _, m := range s.Measures {
 		sel = append(sel, "m."+QuoteIdent(m.Name))
 	}
-	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + s.memoryName() + " m JOIN " + s.seriesName() +
+	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + rows + " m JOIN " + s.seriesName() +
 		" s ON m." + QuoteIdent(ColSeries) + " = s." + QuoteIdent(ColSeries) + ")"
 }
 
@@ -156,6 +159,7 @@ type MemoryTable struct {
 	lastCols   [][2]string // the last table's (see LastSuffix)
 	app        *duckdb.Appender
 	seriesApp  *duckdb.Appender
+	stageApp   *duckdb.Appender // into the last points' staging table (see MergeLast)
 	row        []driver.Value
 	seriesRow  []driver.Value
 }
@@ -227,6 +231,9 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 	if err := m.widen(ctx, schema.lastName(), m.lastCols, lastCols); err != nil {
 		return err
 	}
+	if err := m.widen(ctx, schema.stageName(), m.cols, cols); err != nil {
+		return err
+	}
 	m.schema, m.cols, m.seriesCols, m.lastCols = schema, cols, seriesCols, lastCols
 	m.row = make([]driver.Value, len(cols))
 	m.seriesRow = make([]driver.Value, len(seriesCols))
@@ -250,7 +257,13 @@ func (m *MemoryTable) Evolve(ctx context.Context, schema TableSchema, magnetic M
 			app.Close()
 			return fmt.Errorf("appender for %s: %w", schema.seriesName(), err)
 		}
-		m.app, m.seriesApp = app, sapp
+		stapp, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", MemorySchema, schema.stageTable(), names(cols))
+		if err != nil {
+			app.Close()
+			sapp.Close()
+			return fmt.Errorf("appender for %s: %w", schema.stageName(), err)
+		}
+		m.app, m.seriesApp, m.stageApp = app, sapp, stapp
 		return nil
 	})
 }
@@ -400,8 +413,14 @@ func (m *MemoryTable) Replace(ctx context.Context, seqs []uint64, rows []Row) er
 
 func (m *MemoryTable) closeAppenders() error {
 	var err error
+	if m.stageApp != nil {
+		err = m.stageApp.Close()
+		m.stageApp = nil
+	}
 	if m.seriesApp != nil {
-		err = m.seriesApp.Close()
+		if cerr := m.seriesApp.Close(); err == nil {
+			err = cerr
+		}
 		m.seriesApp = nil
 	}
 	if m.app != nil {

@@ -80,9 +80,9 @@ type table struct {
 	// lastPend the seq of the row to merge into the last-point table at the next flush
 	// (0 for none); lastDirty lists the series with one. See eddysql.LastSuffix.
 	lastTime     []int64
-	lastPend     []uint64
+	lastPend     []eddysql.Row
 	lastDirty    []uint32
-	lastSeqs     []uint64
+	lastRows     []eddysql.Row
 	lastMergedAt time.Time
 
 	pubMu   sync.Mutex
@@ -852,16 +852,16 @@ func (t *table) noteLast(r *eddysql.Row) {
 	sid := int(r.Series)
 	for sid >= len(t.lastTime) {
 		t.lastTime = append(t.lastTime, math.MinInt64)
-		t.lastPend = append(t.lastPend, 0)
+		t.lastPend = append(t.lastPend, eddysql.Row{})
 	}
 	if r.Time < t.lastTime[sid] {
 		return
 	}
 	t.lastTime[sid] = r.Time
-	if t.lastPend[sid] == 0 {
+	if t.lastPend[sid].Seq == 0 {
 		t.lastDirty = append(t.lastDirty, r.Series)
 	}
-	t.lastPend[sid] = r.Seq
+	t.lastPend[sid] = *r
 }
 
 // mergeLast brings the last-point table up to date with the rows published so far,
@@ -870,13 +870,16 @@ func (t *table) mergeLast() error {
 	if len(t.lastDirty) == 0 {
 		return nil
 	}
-	seqs := t.lastSeqs[:0]
+	rows := t.lastRows[:0]
 	for _, sid := range t.lastDirty {
-		seqs = append(seqs, t.lastPend[sid])
-		t.lastPend[sid] = 0
+		rows = append(rows, t.lastPend[sid])
+		t.lastPend[sid] = eddysql.Row{}
 	}
-	t.lastDirty, t.lastSeqs = t.lastDirty[:0], seqs
-	return t.mem.MergeLast(context.Background(), seqs)
+	t.lastDirty = t.lastDirty[:0]
+	err := t.mem.MergeLast(context.Background(), rows)
+	clear(rows) // the rows' values belong to batches long published
+	t.lastRows = rows[:0]
+	return err
 }
 
 // waitVisible waits until every row accepted up to seq is queryable in DuckDB, in the
