@@ -70,16 +70,7 @@ func (e *Engine) LookupFiles(ctx context.Context, schema TableSchema, files []Fi
 		}
 		where = append(where, "("+strings.Join(alts, " OR ")+")")
 	}
-	var have []string
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = quoteLiteral(f.Path)
-		for _, c := range f.Columns {
-			if !slices.Contains(have, c) {
-				have = append(have, c)
-			}
-		}
-	}
+	paths, have := fileList(files)
 	inner, err := schema.projection(have, true)
 	if err != nil {
 		return nil, err

@@ -85,11 +85,9 @@ func (s TableSchema) filesRelation(files []File, dedupe, internal bool) (string,
 	return s.resolved(files, "", internal, dedupe)
 }
 
-// resolved is filesRelation, with the memory rows matching lateWhere (if not empty)
-// taking part in the version resolution as the newest file.
-func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe bool) (string, error) {
-	var have []string
-	paths := make([]string, len(files))
+// fileList returns the files' paths as SQL literals and the columns any of them holds.
+func fileList(files []File) (paths, have []string) {
+	paths = make([]string, len(files))
 	for i, f := range files {
 		paths[i] = quoteLiteral(f.Path)
 		for _, c := range f.Columns {
@@ -98,6 +96,13 @@ func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe b
 			}
 		}
 	}
+	return paths, have
+}
+
+// resolved is filesRelation, with the memory rows matching lateWhere (if not empty)
+// taking part in the version resolution as the newest file.
+func (s TableSchema) resolved(files []File, lateWhere string, internal, dedupe bool) (string, error) {
+	paths, have := fileList(files)
 	list := "[" + strings.Join(paths, ", ") + "]"
 	if !dedupe {
 		proj, err := s.projection(have, internal)
