@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -57,25 +56,7 @@ func TestScheduledQueryCommands(t *testing.T) {
 	}
 	hs, _ := servertest.StartAPI(t, dir, server.Options{Tables: svc, TableWriter: svc, Query: eng})
 
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		cmd := newScheduledQueryCmd()
-		cmd.SetArgs(append(args, "--server", hs.URL, "--data-dir", dir))
-		var out, errOut bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&errOut)
-		cmd.SilenceUsage, cmd.SilenceErrors = true, true
-		err := cmd.Execute()
-		return out.String(), err
-	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("eddy scheduled-query %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run, mustRun := cliRunner(t, newScheduledQueryCmd, hs.URL, dir)
 
 	query := `SELECT hostname, bin(time, INTERVAL 1 HOUR) AS hour, avg(usage_user) AS mean_usage_user FROM metrics.cpu
 		WHERE time >= @scheduled_runtime - INTERVAL 1 HOUR AND time < @scheduled_runtime GROUP BY ALL`

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -20,25 +19,7 @@ func TestTableCommands(t *testing.T) {
 	}
 	hs, _ := servertest.StartAPI(t, dir, server.Options{Tables: cat})
 	// The token comes from the data dir, as on a server's own machine.
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		cmd := newTableCmd()
-		cmd.SetArgs(append(args, "--server", hs.URL, "--data-dir", dir))
-		var out, errOut bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&errOut)
-		cmd.SilenceUsage, cmd.SilenceErrors = true, true
-		err := cmd.Execute()
-		return out.String(), err
-	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("eddy table %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run, mustRun := cliRunner(t, newTableCmd, hs.URL, dir)
 
 	out := mustRun("db", "create", "metrics")
 	if row(t, out, "database:")[1] != "metrics" || row(t, out, "tables:")[1] != "0" {
