@@ -239,13 +239,8 @@ func textOf(t pgType, v any) string {
 }
 
 func floatText(f float64, bits int) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
+	if s, ok := sql.NonFinite(f); ok {
+		return s
 	}
 	// Shortest exact digits, in exponent form only for exponents below -4 or from 15
 	// on, as PostgreSQL prints them (1795656840, 1e+15, 1e-05).

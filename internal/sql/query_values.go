@@ -100,15 +100,24 @@ func jsonValue(v any) any {
 }
 
 func jsonFloat(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
+	if s, ok := NonFinite(f); ok {
+		return s
 	}
 	return f
+}
+
+// NonFinite spells NaN and the infinities as PostgreSQL does (and the JSON results, which
+// have no number for them); ok is false for a finite f.
+func NonFinite(f float64) (s string, ok bool) {
+	switch {
+	case math.IsNaN(f):
+		return "NaN", true
+	case math.IsInf(f, 1):
+		return "Infinity", true
+	case math.IsInf(f, -1):
+		return "-Infinity", true
+	}
+	return "", false
 }
 
 // formatInterval prints an interval as DuckDB does: "1 year 2 months 3 days 04:05:06.5".
