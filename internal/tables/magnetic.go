@@ -110,6 +110,15 @@ func (m *manifest) clone() *manifest {
 // partitionName is the name of the UTC day starting at day (nanoseconds).
 func partitionName(day int64) string { return time.Unix(0, day).UTC().Format("2006-01-02") }
 
+// partitionStart is partitionName's inverse: the start of the day, in nanoseconds.
+func partitionStart(name string) (int64, error) {
+	day, err := time.Parse("2006-01-02", name)
+	if err != nil {
+		return 0, fmt.Errorf("partition %q: %w", name, err)
+	}
+	return day.UnixNano(), nil
+}
+
 // magneticStore is where a table's Parquet files live: a bucket, and a local directory
 // DuckDB reads them from. With a file:// bucket under the data directory the two are the
 // same files; with any other bucket the local directory is a cache holding a copy of

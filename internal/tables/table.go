@@ -227,9 +227,11 @@ func (s *Service) openTable(ctx context.Context, settings Table) (*table, error)
 func (t *table) loadLast(ctx context.Context) error {
 	keepFrom := t.manifest.Moved.Cut
 	for name := range t.manifest.Partitions {
-		if day, err := time.Parse("2006-01-02", name); err == nil {
-			keepFrom = min(keepFrom, day.UnixNano())
+		day, err := partitionStart(name)
+		if err != nil {
+			return err
 		}
+		keepFrom = min(keepFrom, day)
 	}
 	ok, err := t.mem.LoadLastFile(ctx, t.lastAt, keepFrom)
 	if err != nil {

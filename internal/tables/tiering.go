@@ -219,16 +219,16 @@ func (t *table) expire(ctx context.Context, cut int64) error {
 	var gone []string
 	end := int64(math.MinInt64) // the end of the latest partition dropped
 	for name, p := range next.Partitions {
-		day, err := time.Parse("2006-01-02", name)
+		day, err := partitionStart(name)
 		if err != nil {
-			return fmt.Errorf("partition %q: %w", name, err)
+			return err
 		}
-		if day.UnixNano()+nanosPerDay <= cut {
+		if day+nanosPerDay <= cut {
 			for _, f := range p.Files {
 				gone = append(gone, f.Key)
 			}
 			delete(next.Partitions, name)
-			end = max(end, day.UnixNano()+nanosPerDay)
+			end = max(end, day+nanosPerDay)
 		}
 	}
 	if len(gone) == 0 {
